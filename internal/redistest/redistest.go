@@ -1,0 +1,167 @@
+// Package redistest gives tests a real Redis: a private redis-server that the
+// test starts on a unix socket in a temporary directory (so parallel test
+// packages never collide) and stops at cleanup, or the Redis at REDIS_URL.
+package redistest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+)
+
+// Server is a Redis for one test.
+type Server struct {
+	// URL is the address to give the code under test (SESSION_REDIS).
+	URL string
+	// Prefix is a key prefix no other test uses: "session:" on a private
+	// server, "test-<random>:session:" on a shared one.
+	Prefix string
+
+	dir    string
+	args   []string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited
+	t      testing.TB
+}
+
+// missing is the message for a machine without Redis.
+const missing = "redis-server not found in PATH: install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL to a Redis the tests may use"
+
+// New returns the Redis at REDIS_URL when that is set, with a key prefix of
+// its own, and otherwise starts a private one (see Start).
+func New(t testing.TB) *Server {
+	t.Helper()
+	if url := os.Getenv("REDIS_URL"); url != "" {
+		return &Server{URL: url, Prefix: "test-" + randomHex(8) + ":session:", t: t}
+	}
+	return Start(t)
+}
+
+// Start starts a private redis-server that keeps nothing on disk, listening
+// only on a unix socket, with extra arguments appended to its command line
+// (e.g. "--requirepass", "pw"). It fails the test when redis-server is
+// missing.
+func Start(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatal(missing)
+	}
+	dir, err := os.MkdirTemp("", "redis") // short: socket paths are limited to 107 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "redis.sock")
+	s := &Server{
+		URL:    "unix://" + sock,
+		Prefix: "session:",
+		dir:    dir,
+		args: append([]string{"--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
+			"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log")}, extra...),
+		t: t,
+	}
+	s.start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// start runs redis-server and waits until its socket answers.
+func (s *Server) start() {
+	s.t.Helper()
+	s.cmd = exec.Command("redis-server", s.args...)
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("start redis-server: %v", err)
+	}
+	exited := make(chan struct{})
+	s.exited = exited
+	go func() { s.cmd.Wait(); close(exited) }()
+	sock := filepath.Join(s.dir, "redis.sock")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+			s.t.Fatalf("redis-server exited at start:\n%s", log)
+		default:
+		}
+		if c, err := redis.Dial("unix", sock); err == nil {
+			c.Close()
+			return
+		}
+	}
+	s.t.Fatal("redis-server did not answer within 10s")
+}
+
+// Stop kills the server at once, as a crash would. It may be called twice.
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+	os.Remove(filepath.Join(s.dir, "redis.sock"))
+}
+
+// Restart starts a stopped server again on the same socket, empty.
+func (s *Server) Restart() {
+	s.t.Helper()
+	if s.dir == "" {
+		s.t.Fatal("cannot restart the shared Redis at REDIS_URL")
+	}
+	s.Stop()
+	s.start()
+}
+
+// Do runs one command on a fresh connection and fails the test on error.
+func (s *Server) Do(cmd string, args ...any) any {
+	s.t.Helper()
+	c, err := dialURL(s.URL)
+	if err != nil {
+		s.t.Fatalf("connect to test redis: %v", err)
+	}
+	defer c.Close()
+	reply, err := c.Do(cmd, args...)
+	if err != nil {
+		s.t.Fatalf("redis %s: %v", cmd, err)
+	}
+	return reply
+}
+
+// Keys lists the keys under the server's prefix, using SCAN.
+func (s *Server) Keys() []string {
+	s.t.Helper()
+	var keys []string
+	cursor := 0
+	for {
+		reply, err := redis.Values(s.Do("SCAN", cursor, "MATCH", s.Prefix+"*", "COUNT", 1000), nil)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		cursor, _ = redis.Int(reply[0], nil)
+		page, _ := redis.Strings(reply[1], nil)
+		keys = append(keys, page...)
+		if cursor == 0 {
+			return keys
+		}
+	}
+}
+
+func dialURL(url string) (redis.Conn, error) {
+	if sock, ok := strings.CutPrefix(url, "unix://"); ok {
+		return redis.Dial("unix", sock)
+	}
+	return redis.DialURL(url)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

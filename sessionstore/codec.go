@@ -1,0 +1,139 @@
+package sessionstore
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// idBytes is the number of random bytes in a session ID: 256 bits.
+const idBytes = 32
+
+// idLen is the length of an encoded session ID (unpadded base64url).
+var idLen = base64.RawURLEncoding.EncodedLen(idBytes)
+
+// NewID returns a fresh session ID: 32 bytes from crypto/rand, base64url
+// encoded without padding (43 characters).
+func NewID() string {
+	var b [idBytes]byte
+	rand.Read(b[:]) // never returns an error (crypto/rand, Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// validID reports whether s has the shape of an ID made by NewID, so that
+// garbage never reaches the backend.
+func validID(s string) bool {
+	if len(s) != idLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// strictBase64 rejects encodings with non-zero padding bits, so a signed
+// value has exactly one spelling.
+var strictBase64 = base64.RawURLEncoding.Strict()
+
+// Signer makes and checks HMAC-SHA256 signatures with a current key and any
+// number of older keys that still verify (key rotation).
+type Signer struct {
+	keys [][]byte // keys[0] signs; all verify
+}
+
+// NewSigner derives one signing key per secret for the given purpose, so the
+// same secret used elsewhere never yields the same MAC. The first secret
+// signs; the others only verify.
+func NewSigner(purpose string, secrets ...string) *Signer {
+	s := &Signer{}
+	for _, secret := range secrets {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(purpose))
+		s.keys = append(s.keys, m.Sum(nil))
+	}
+	return s
+}
+
+func (s *Signer) mac(key []byte, name, value string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(name))
+	m.Write([]byte{'='})
+	m.Write([]byte(value))
+	return m.Sum(nil)
+}
+
+// Sign returns value + "." + the base64url MAC of name and value. Binding the
+// cookie name stops a value signed for one cookie being replayed in another.
+func (s *Signer) Sign(name, value string) string {
+	return value + "." + base64.RawURLEncoding.EncodeToString(s.mac(s.keys[0], name, value))
+}
+
+// Verify checks a value made by Sign with any of the keys. It returns the
+// value, whether it verified, and whether it verified only with an older key
+// (so the caller should sign it again with the current one).
+func (s *Signer) Verify(name, signed string) (value string, ok, stale bool) {
+	i := strings.LastIndexByte(signed, '.')
+	if i < 0 {
+		return "", false, false
+	}
+	value = signed[:i]
+	got, err := strictBase64.DecodeString(signed[i+1:])
+	if err != nil || len(got) != sha256.Size {
+		return "", false, false
+	}
+	for n, key := range s.keys {
+		if hmac.Equal(got, s.mac(key, name, value)) {
+			return value, true, n > 0
+		}
+	}
+	return "", false, false
+}
+
+// ErrTooLarge is returned by Save when the encoded session exceeds the
+// store's size limit. Nothing is written.
+var ErrTooLarge = errors.New("session too large")
+
+// encodeValues serializes session values as a JSON object with sorted keys,
+// so that equal values always give equal bytes. Keys must be strings; values
+// anything encoding/json accepts. The store's own bookkeeping is skipped.
+func encodeValues(values map[any]any) ([]byte, error) {
+	m := make(map[string]any, len(values))
+	for k, v := range values {
+		switch k := k.(type) {
+		case string:
+			m[k] = v
+		case stateKey:
+		default:
+			return nil, fmt.Errorf("session key %v: only string keys can be stored", k)
+		}
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return json.Marshal(m)
+}
+
+// decodeValues parses what encodeValues made. Numbers come back as
+// json.Number, so that decoding and encoding again gives the same bytes.
+func decodeValues(data []byte, values map[any]any) error {
+	var m map[string]any
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		return fmt.Errorf("decode session: %w", err)
+	}
+	for k, v := range m {
+		values[k] = v
+	}
+	return nil
+}

@@ -1,0 +1,269 @@
+package sessionstore_test
+
+import (
+	"context"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/sessionsvc/sessionsvc/internal/redistest"
+	"github.com/sessionsvc/sessionsvc/sessionstore"
+)
+
+func redisStore(t *testing.T, srv *redistest.Server, edit func(*sessionstore.Config)) *sessionstore.Store {
+	t.Helper()
+	cfg := sessionstore.Config{
+		Backend: openRedis(t, srv), Lifetime: 100 * time.Second, Permanent: true, Refresh: true,
+		Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := sessionstore.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestParseRedisURL(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want sessionstore.RedisURL
+		err  string
+	}{
+		{"redis://127.0.0.1:6379/0", sessionstore.RedisURL{Network: "tcp", Address: "127.0.0.1:6379"}, ""},
+		{"redis://localhost", sessionstore.RedisURL{Network: "tcp", Address: "localhost:6379"}, ""},
+		{"redis://u:p%40ss@h:1/3", sessionstore.RedisURL{Network: "tcp", Address: "h:1", Username: "u", Password: "p@ss", DB: 3}, ""},
+		{"redis://:pw@h", sessionstore.RedisURL{Network: "tcp", Address: "h:6379", Password: "pw"}, ""},
+		{"rediss://h:6380", sessionstore.RedisURL{Network: "tcp", Address: "h:6380", TLS: true}, ""},
+		{"redis://[::1]:7000/2", sessionstore.RedisURL{Network: "tcp", Address: "[::1]:7000", DB: 2}, ""},
+		{"unix:///run/redis.sock?db=4", sessionstore.RedisURL{Network: "unix", Address: "/run/redis.sock", DB: 4}, ""},
+		{"http://h", sessionstore.RedisURL{}, "scheme must be"},
+		{"redis://", sessionstore.RedisURL{}, "no host"},
+		{"redis://h/x", sessionstore.RedisURL{}, `database "x" is not a number`},
+		{"unix://", sessionstore.RedisURL{}, "no socket path"},
+		{"redis://u:secret@h/%zz", sessionstore.RedisURL{}, "not a URL"},
+	} {
+		got, err := sessionstore.ParseRedisURL(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), "secret") {
+				t.Errorf("ParseRedisURL(%q) error = %v, want one containing %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseRedisURL(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestRedisKeysValuesAndTTLs(t *testing.T) {
+	for _, permanent := range []bool{true, false} {
+		srv := redistest.New(t)
+		app := newApp(t, redisStore(t, srv, func(c *sessionstore.Config) { c.Permanent = permanent }))
+		a, b := &client{t: t, base: app.URL}, &client{t: t, base: app.URL}
+		a.do("GET", "/get")
+		if keys := srv.Keys(); len(keys) != 0 {
+			t.Fatalf("a visitor who stored nothing made keys %q", keys)
+		}
+		idA := a.do("POST", "/set?v=alice@example.com").body // the body is the ID
+		idB := b.do("POST", "/set?v=bob@example.com").body
+		if idA != a.cookie || len(idA) != 43 {
+			t.Fatalf("cookie %q is not the bare 43-character ID %q", a.cookie, idA)
+		}
+		keys := srv.Keys()
+		if len(keys) != 2 || !slices.Contains(keys, srv.Prefix+idA) || !slices.Contains(keys, srv.Prefix+idB) {
+			t.Fatalf("keys = %q, want one per client", keys)
+		}
+		if got, _ := redis.String(srv.Do("GET", srv.Prefix+idA), nil); got != `{"email":"alice@example.com"}` {
+			t.Errorf("value = %s", got)
+		}
+		if ttl, _ := redis.Int(srv.Do("TTL", srv.Prefix+idA), nil); ttl < 99 || ttl > 100 {
+			t.Errorf("permanent=%v: TTL = %d, want 100", permanent, ttl)
+		}
+	}
+}
+
+func TestRedisNeverAdoptsUnknownIDs(t *testing.T) {
+	srv := redistest.New(t)
+	app := newApp(t, redisStore(t, srv, nil))
+	unknown := sessionstore.NewID()
+	c := &client{t: t, base: app.URL, cookie: unknown}
+	c.want("GET", "/get", 200, "")
+	c.do("POST", "/set?v=a@example.com")
+	if c.cookie == unknown {
+		t.Fatal("the unknown ID was adopted")
+	}
+	if n, _ := redis.Int(srv.Do("EXISTS", srv.Prefix+unknown), nil); n != 0 {
+		t.Fatal("a key was written under the unknown ID")
+	}
+
+	// A session that expired or was deleted is unknown too.
+	old := c.cookie
+	srv.Do("DEL", srv.Prefix+old)
+	c.want("GET", "/get", 200, "")
+	if c.do("POST", "/set?v=a@example.com"); c.cookie == old {
+		t.Fatal("a deleted ID was adopted")
+	}
+}
+
+// commands returns how many times each command ran since the last call.
+func commands(t *testing.T, srv *redistest.Server) map[string]int {
+	t.Helper()
+	info, _ := redis.String(srv.Do("INFO", "commandstats"), nil)
+	srv.Do("CONFIG", "RESETSTAT")
+	got := map[string]int{}
+	for _, line := range strings.Split(info, "\r\n") {
+		name, rest, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":calls=")
+		if !ok || name == "info" || name == "config|resetstat" {
+			continue
+		}
+		calls, _, _ := strings.Cut(rest, ",")
+		got[strings.ToUpper(name)], _ = strconv.Atoi(calls)
+	}
+	return got
+}
+
+func TestRedisCommandsPerRequest(t *testing.T) {
+	srv := redistest.Start(t) // counts every command, so it needs a server of its own
+	app := newApp(t, redisStore(t, srv, nil))
+	c := &client{t: t, base: app.URL}
+	for _, step := range []struct {
+		method, path string
+		want         map[string]int
+	}{
+		{"GET", "/get", map[string]int{}}, // no cookie: no Redis at all
+		{"POST", "/set?v=a@example.com", map[string]int{"SET": 1}},
+		{"GET", "/get", map[string]int{"GET": 1}},
+		{"GET", "/get", map[string]int{"GET": 1}},
+		{"POST", "/set?v=a@example.com", map[string]int{"GET": 1}}, // unchanged: no write
+		{"POST", "/set?v=b@example.com", map[string]int{"GET": 1, "SET": 1}},
+		{"POST", "/delete", map[string]int{"GET": 1, "DEL": 1}},
+	} {
+		commands(t, srv)
+		c.do(step.method, step.path)
+		if got := commands(t, srv); !maps.Equal(got, step.want) {
+			t.Errorf("%s %s sent %v, want %v", step.method, step.path, got, step.want)
+		}
+	}
+}
+
+func TestRedisRefreshIsThrottled(t *testing.T) {
+	srv := redistest.New(t)
+	for _, permanent := range []bool{true, false} {
+		// Lifetime 100s: a session is refreshed at most once a second.
+		app := newApp(t, redisStore(t, srv, func(c *sessionstore.Config) { c.Permanent = permanent }))
+		c := &client{t: t, base: app.URL}
+		key := srv.Prefix + c.do("POST", "/set?v=a@example.com").body
+		srv.Do("PEXPIRE", key, 50_000)
+		if r := c.do("GET", "/get"); r.setCookie != nil {
+			t.Errorf("read right after a write sent a cookie")
+		}
+		if ttl, _ := redis.Int(srv.Do("PTTL", key), nil); ttl > 50_000 {
+			t.Errorf("read right after a write refreshed the TTL to %dms", ttl)
+		}
+		time.Sleep(1100 * time.Millisecond)
+		r := c.do("GET", "/get")
+		if ttl, _ := redis.Int(srv.Do("PTTL", key), nil); ttl < 99_000 {
+			t.Errorf("permanent=%v: TTL after a later read = %dms, want ~100s", permanent, ttl)
+		}
+		if permanent && (r.setCookie == nil || r.setCookie.MaxAge != 100) {
+			t.Errorf("refresh of a permanent session sent cookie %v, want Max-Age=100", r.setCookie)
+		}
+		if !permanent && r.setCookie != nil {
+			t.Errorf("refresh of a browser-session cookie sent %v", r.setCookie)
+		}
+	}
+
+	// Without SESSION_REFRESH_EACH_REQUEST reads never touch the TTL.
+	app := newApp(t, redisStore(t, srv, func(c *sessionstore.Config) { c.Refresh = false }))
+	c := &client{t: t, base: app.URL}
+	key := srv.Prefix + c.do("POST", "/set?v=a@example.com").body
+	srv.Do("PEXPIRE", key, 50_000)
+	c.do("GET", "/get")
+	if ttl, _ := redis.Int(srv.Do("PTTL", key), nil); ttl > 50_000 {
+		t.Errorf("refresh off: read set the TTL to %dms", ttl)
+	}
+}
+
+func TestRedisOutages(t *testing.T) {
+	srv := redistest.Start(t)
+	app := newApp(t, redisStore(t, srv, nil))
+	c := &client{t: t, base: app.URL}
+	c.do("POST", "/set?v=a@example.com")
+
+	// A restart empties this Redis; the pooled connections are dead, but no
+	// request may fail because of them.
+	srv.Restart()
+	c.want("GET", "/get", 200, "")
+	c.do("POST", "/set?v=a@example.com")
+
+	srv.Stop()
+	start := time.Now()
+	c.want("GET", "/get", 503, "unavailable")
+	c.want("POST", "/set?v=b@example.com", 503, "unavailable")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("requests against a stopped Redis took %v", d)
+	}
+	srv.Restart()
+	c.want("GET", "/get", 200, "") // Redis came back empty
+	c.do("POST", "/set?v=c@example.com")
+	c.want("GET", "/get", 200, "c@example.com")
+
+	// A stalled Redis answers nothing; requests give up after the timeout.
+	srv.Do("CLIENT", "PAUSE", 3000, "ALL")
+	start = time.Now()
+	c.want("GET", "/get", 503, "unavailable")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("request against a paused Redis took %v", d)
+	}
+}
+
+func TestRedisDownAtStart(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Stop()
+	store := redisStore(t, srv, nil)
+	if err := store.Ping(context.Background()); err == nil {
+		t.Fatal("Ping succeeded with Redis down")
+	}
+	app := newApp(t, store)
+	c := &client{t: t, base: app.URL, cookie: sessionstore.NewID()}
+	c.want("GET", "/get", 503, "unavailable")
+	srv.Restart()
+	if err := store.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping after Redis came up: %v", err)
+	}
+	c.do("POST", "/set?v=a@example.com")
+	c.want("GET", "/get", 200, "a@example.com")
+}
+
+func TestRedisCredentialsAndDatabase(t *testing.T) {
+	srv := redistest.Start(t, "--user", "default", "off", "--user", "app", "on", ">s3cret", "~*", "&*", "+@all")
+	u := strings.Replace(srv.URL, "unix://", "unix://app:s3cret@", 1) + "?db=3"
+	app := newApp(t, redisStore(t, &redistest.Server{URL: u, Prefix: srv.Prefix}, nil))
+	c := &client{t: t, base: app.URL}
+	id := c.do("POST", "/set?v=a@example.com").body
+	c.want("GET", "/get", 200, "a@example.com")
+
+	conn, err := redis.Dial("unix", strings.TrimPrefix(srv.URL, "unix://"), redis.DialUsername("app"), redis.DialPassword("s3cret"), redis.DialDatabase(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if n, _ := redis.Int(conn.Do("EXISTS", srv.Prefix+id)); n != 1 {
+		t.Error("session not in database 3")
+	}
+
+	bad := redisStore(t, &redistest.Server{URL: strings.Replace(u, "s3cret", "wrong", 1), Prefix: srv.Prefix}, nil)
+	err = bad.Ping(context.Background())
+	if err == nil || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("Ping with a wrong password = %v, want an error without the password", err)
+	}
+}
