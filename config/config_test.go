@@ -1,0 +1,137 @@
+package config
+
+import (
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+const strongKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func TestDefaults(t *testing.T) {
+	c, err := Load([]string{"HOME=/home/u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"Host": "127.0.0.1", "Port": 5000, "Mode": "debug", "SessionType": "filesystem",
+		"Permanent": true, "UseSigner": false, "Redis": "redis://127.0.0.1:6379/0",
+		"KeyPrefix": "session:", "Lifetime": 31 * 24 * time.Hour, "RefreshEachRequest": true,
+		"CookieName": "session", "CookieDomain": "", "CookiePath": "/", "CookieHTTPOnly": true,
+		"CookieSecure": false, "SameSite": http.SameSiteLaxMode, "GeneratedSecret": true,
+		"FileDir":      "/home/u/.cache/sessionsvc/sessions",
+		"RedisTimeout": 500 * time.Millisecond, "RedisPoolSize": 32, "ShutdownTimeout": 10 * time.Second,
+	}
+	v := reflect.ValueOf(c)
+	for field, w := range want {
+		if got := v.FieldByName(field).Interface(); !reflect.DeepEqual(got, w) {
+			t.Errorf("%s = %v, want %v", field, got, w)
+		}
+	}
+	if len(c.SecretKey) < 32 {
+		t.Errorf("generated secret %q is short", c.SecretKey)
+	}
+}
+
+func TestValues(t *testing.T) {
+	for _, tc := range []struct {
+		env   string
+		field string
+		want  any
+	}{
+		{"PERMANENT_SESSION_LIFETIME=720h", "Lifetime", 720 * time.Hour},
+		{"PERMANENT_SESSION_LIFETIME=60", "Lifetime", time.Minute},
+		{"SESSION_TYPE=null", "SessionType", "cookie"},
+		{"SESSION_TYPE=REDIS", "SessionType", "redis"},
+		{"SESSION_PERMANENT=false", "Permanent", false},
+		{"SESSION_USE_SIGNER=1", "UseSigner", true},
+		{"SESSION_COOKIE_SAMESITE=strict", "SameSite", http.SameSiteStrictMode},
+		{"SECRET_KEY_FALLBACKS= a, ,b ", "SecretKeyFallbacks", []string{"a", "b"}},
+		{"XDG_CACHE_HOME=/cache", "FileDir", "/cache/sessionsvc/sessions"},
+		{"SESSION_FILE_DIR=/srv/s", "FileDir", "/srv/s"},
+		{"GIN_MODE=release\x00SECRET_KEY=" + strongKey, "CookieSecure", true},
+		{"GIN_MODE=release\x00SECRET_KEY=" + strongKey + "\x00SESSION_COOKIE_SECURE=false", "CookieSecure", false},
+		{"SESSION_REDIS=redis://:pw@h:7/2", "RedisURL.DB", 2},
+	} {
+		c, err := Load(strings.Split(tc.env, "\x00"))
+		if err != nil {
+			t.Errorf("%q: %v", tc.env, err)
+			continue
+		}
+		v := reflect.ValueOf(c)
+		for _, name := range strings.Split(tc.field, ".") {
+			v = v.FieldByName(name)
+		}
+		if got := v.Interface(); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%q: %s = %#v, want %#v", tc.env, tc.field, got, tc.want)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	release := "GIN_MODE=release\x00SECRET_KEY=" + strongKey + "\x00"
+	for _, tc := range []struct {
+		env  string
+		want string // the whole error line
+	}{
+		{"PORT=http", `PORT="http": want a whole number of at least 1`},
+		{"PORT=70000", `PORT="70000": want a port number from 1 to 65535`},
+		{"GIN_MODE=prod", `GIN_MODE="prod": accepted values are debug, release`},
+		{"SESSION_TYPE=mongodb", `SESSION_TYPE="mongodb": accepted values are redis, filesystem, cookie, null`},
+		{"SESSION_PERMANENT=yes", `SESSION_PERMANENT="yes": accepted values are true or false`},
+		{"SESSION_USE_SIGNER=on", `SESSION_USE_SIGNER="on": accepted values are true or false`},
+		{"SESSION_REFRESH_EACH_REQUEST=2", `SESSION_REFRESH_EACH_REQUEST="2": accepted values are true or false`},
+		{"SESSION_COOKIE_HTTPONLY=nope", `SESSION_COOKIE_HTTPONLY="nope": accepted values are true or false`},
+		{"SESSION_COOKIE_SECURE=maybe", `SESSION_COOKIE_SECURE="maybe": accepted values are true or false`},
+		{"PERMANENT_SESSION_LIFETIME=31d", `PERMANENT_SESSION_LIFETIME="31d": want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)`},
+		{"PERMANENT_SESSION_LIFETIME=-5", `PERMANENT_SESSION_LIFETIME="-5": want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)`},
+		{"SESSION_REDIS_TIMEOUT=0", `SESSION_REDIS_TIMEOUT="0": want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)`},
+		{"SESSION_REDIS_POOL_SIZE=0", `SESSION_REDIS_POOL_SIZE="0": want a whole number of at least 1`},
+		{"SHUTDOWN_TIMEOUT=soon", `SHUTDOWN_TIMEOUT="soon": want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)`},
+		{"SESSION_COOKIE_SAMESITE=Loose", `SESSION_COOKIE_SAMESITE="Loose": accepted values are Strict, Lax, None`},
+		{"SESSION_COOKIE_SAMESITE=None", `SESSION_COOKIE_SAMESITE="None": browsers drop SameSite=None cookies that are not Secure: set SESSION_COOKIE_SECURE=true, or use Lax or Strict`},
+		{"SESSION_COOKIE_NAME=my session", `SESSION_COOKIE_NAME="my session": want letters, digits and !#$%&'*+-.^_` + "`" + `|~ only`},
+		{"SESSION_COOKIE_PATH=app", `SESSION_COOKIE_PATH="app": want a path starting with "/"`},
+		{"SESSION_REDIS=http://u:hunter2@h", `SESSION_REDIS="http://u:xxxxx@h": scheme must be redis, rediss or unix; want redis://[user:password@]host[:port][/db], rediss://... for TLS, or unix:///path/to/socket[?db=N]`},
+		{"SESSION_REDIS=redis://:hunter2@h/zero", `SESSION_REDIS="redis://:xxxxx@h/zero": database "zero" is not a number; want redis://[user:password@]host[:port][/db], rediss://... for TLS, or unix:///path/to/socket[?db=N]`},
+		{"GIN_MODE=release", `SECRET_KEY="": required when GIN_MODE=release: set at least 32 random bytes, e.g. from "openssl rand -hex 32"`},
+		{"GIN_MODE=release\x00SECRET_KEY=BAD_SECRET_KEY", `SECRET_KEY=(hidden, 14 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
+		{"GIN_MODE=release\x00SECRET_KEY=change-me-to-a-long-random-string-please", `SECRET_KEY=(hidden, 40 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
+		{"GIN_MODE=release\x00SECRET_KEY=" + strings.Repeat("ab", 20), `SECRET_KEY=(hidden, 40 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
+		{release + "SECRET_KEY_FALLBACKS=" + strongKey + ",short", `SECRET_KEY_FALLBACKS=(hidden, 2 keys): every key must be at least 32 bytes and not a placeholder when GIN_MODE=release`},
+	} {
+		_, err := Load(strings.Split(tc.env, "\x00"))
+		var cerr *Error
+		if !errors.As(err, &cerr) || err.Error() != tc.want {
+			t.Errorf("%q:\n got %v\nwant %s", tc.env, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%q: error shows the password", tc.env)
+		}
+	}
+}
+
+func TestReadDotEnv(t *testing.T) {
+	dir := t.TempDir()
+	if kv, err := ReadDotEnv(filepath.Join(dir, ".env")); kv != nil || err != nil {
+		t.Errorf("missing .env = %v, %v; want nothing", kv, err)
+	}
+	path := filepath.Join(dir, ".env")
+	os.WriteFile(path, []byte("# comment\nPORT=6000\nSESSION_TYPE=\"redis\"\nexport HOST=0.0.0.0\n"), 0o600)
+	kv, err := ReadDotEnv(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(append(kv, "PORT=7000")) // the real environment comes last and wins
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 7000 || c.SessionType != "redis" || c.Host != "0.0.0.0" {
+		t.Errorf("got port %d, type %q, host %q; want 7000, redis, 0.0.0.0", c.Port, c.SessionType, c.Host)
+	}
+}

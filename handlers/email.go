@@ -1,0 +1,142 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/mail"
+	"strings"
+
+	"github.com/gin-contrib/sessions"
+	"github.com/gin-gonic/gin"
+
+	"github.com/sessionsvc/sessionsvc/sessionstore"
+)
+
+// maxEmailLen is the longest address SMTP can carry (RFC 5321 path limit).
+const maxEmailLen = 254
+
+// maxFormBytes bounds a form's body.
+const maxFormBytes = 16 << 10
+
+type emailPage struct {
+	Email string
+	Error string
+}
+
+func (s *server) handleSetEmailForm(c *gin.Context) {
+	s.render(c, http.StatusOK, "set_email", emailPage{})
+}
+
+func (s *server) handleSetEmail(c *gin.Context) {
+	if err := c.Request.ParseForm(); err != nil {
+		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+			s.errorPage(c, http.StatusRequestEntityTooLarge, "Request too large", "The form was larger than this page accepts.")
+			return
+		}
+		s.errorPage(c, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	email := strings.TrimSpace(c.Request.PostForm.Get("email_address"))
+	if msg := checkEmail(email); msg != "" {
+		s.render(c, http.StatusBadRequest, "set_email", emailPage{Email: email, Error: msg})
+		return
+	}
+	sess, ok := s.session(c)
+	if !ok {
+		return
+	}
+	sess.Set("email", email)
+	if !s.save(c, sess) {
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/get_email")
+}
+
+func (s *server) handleGetEmail(c *gin.Context) {
+	sess, ok := s.session(c)
+	if !ok || !s.save(c, sess) {
+		return
+	}
+	email, _ := sess.Get("email").(string)
+	s.render(c, http.StatusOK, "get_email", emailPage{Email: email})
+}
+
+func (s *server) handleDeleteEmail(c *gin.Context) {
+	sess, ok := s.session(c)
+	if !ok {
+		return
+	}
+	sess.Delete("email")
+	if !s.save(c, sess) {
+		return
+	}
+	s.render(c, http.StatusOK, "delete_email", nil)
+}
+
+// checkEmail returns why email is not a plain address (local@domain, at
+// most 254 bytes, no display name or comment), or "" when it is one.
+func checkEmail(email string) string {
+	switch {
+	case email == "":
+		return "Please enter your email address."
+	case len(email) > maxEmailLen:
+		return "That email address is too long (at most 254 characters)."
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Name != "" || strings.HasPrefix(email, "<") || strings.ContainsAny(email, "\r\n") {
+		return "That is not a valid email address."
+	}
+	return ""
+}
+
+// session loads the request's session. When the store cannot be read it
+// answers 503 and returns false: an outage must not look like "no session".
+func (s *server) session(c *gin.Context) (sessions.Session, bool) {
+	sess := sessions.Default(c)
+	if err := sessionstore.Err(sess); err != nil {
+		s.unavailable(c, err)
+		return nil, false
+	}
+	c.Set(sessionLogKey, s.sessionLogID(sess.ID()))
+	return sess, true
+}
+
+// save saves the session (and sends its cookie when due) before the page is
+// written. On failure it answers and returns false; nothing was stored.
+func (s *server) save(c *gin.Context, sess sessions.Session) bool {
+	err := sessionstore.Save(sess)
+	switch {
+	case err == nil:
+		if id := sess.ID(); id != "" { // a new or renewed ID; a destroyed session keeps the old one in the log
+			c.Set(sessionLogKey, s.sessionLogID(id))
+		}
+		return true
+	case errors.Is(err, sessionstore.ErrTooLarge):
+		s.Logger.WarnContext(c.Request.Context(), "session too large", "error", err, "request_id", c.GetString(requestIDKey))
+		s.errorPage(c, http.StatusRequestEntityTooLarge, "Too much data", "This session cannot hold that much data. Nothing was saved.")
+	default:
+		s.unavailable(c, err)
+	}
+	return false
+}
+
+// unavailable logs a store failure once and answers 503 with Retry-After.
+func (s *server) unavailable(c *gin.Context, err error) {
+	s.Logger.ErrorContext(c.Request.Context(), "session store unavailable", "store", s.StoreName, "error", err, "request_id", c.GetString(requestIDKey))
+	c.Header("Retry-After", "5")
+	s.errorPage(c, http.StatusServiceUnavailable, "Temporarily unavailable", "Sessions cannot be reached right now. Nothing was lost; please try again in a few seconds.")
+}
+
+// noStore keeps pages that show session data out of shared and browser
+// caches.
+func noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Header("Vary", "Cookie")
+	c.Next()
+}
+
+// limitBody caps the request body at maxFormBytes.
+func limitBody(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxFormBytes)
+	c.Next()
+}

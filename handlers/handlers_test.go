@@ -1,0 +1,367 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/sessionsvc/sessionsvc/internal/redistest"
+	"github.com/sessionsvc/sessionsvc/sessionstore"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	os.Exit(m.Run())
+}
+
+const (
+	prompt  = `<h1>Welcome! Please enter your email <a href="/set_email">here.</a></h1>`
+	deleted = `<h1>Session deleted!</h1>`
+)
+
+// testServer is the service over a real store, with its log captured.
+type testServer struct {
+	*httptest.Server
+	redis *redistest.Server // nil unless the store is Redis
+	log   *bytes.Buffer
+}
+
+// newTestServer serves over a store of the given kind: "redis" (REDIS_URL
+// or a private redis-server), "redis-private" (always a private one, which
+// the test may stop), "filesystem" or "cookie".
+func newTestServer(t *testing.T, kind string) *testServer {
+	t.Helper()
+	ts := &testServer{log: &bytes.Buffer{}}
+	cfg := sessionstore.Config{Lifetime: time.Hour, Permanent: true, Refresh: true, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	switch kind {
+	case "redis", "redis-private":
+		if kind == "redis" {
+			ts.redis = redistest.New(t)
+		} else {
+			ts.redis = redistest.Start(t)
+		}
+		u, err := sessionstore.ParseRedisURL(ts.redis.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Backend = sessionstore.NewRedis(sessionstore.RedisConfig{URL: u, Prefix: ts.redis.Prefix, Timeout: 300 * time.Millisecond, PoolSize: 4})
+	case "filesystem":
+		d, err := sessionstore.NewDir(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Backend = d
+	case "cookie":
+		cfg.Signer = sessionstore.NewSigner("cookie", "test secret")
+	}
+	store, err := sessionstore.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	h, err := NewServer(Deps{
+		Logger:     slog.New(slog.NewJSONHandler(ts.log, nil)),
+		Store:      store,
+		StoreName:  strings.TrimSuffix(kind, "-private"),
+		CookieName: "session",
+		LogKey:     []byte("log key"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Server = httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// browser is an HTTP client with its own cookie jar that does not follow
+// redirects, so each response can be checked.
+type browser struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, http: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+type page struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (b *browser) get(path string) page {
+	b.t.Helper()
+	return b.do(http.MethodGet, path, nil)
+}
+
+func (b *browser) post(path string, form url.Values) page {
+	b.t.Helper()
+	return b.do(http.MethodPost, path, form)
+}
+
+func (b *browser) do(method, path string, form url.Values) page {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, b.base+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	res, err := b.http.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	return page{res.StatusCode, res.Header, string(data)}
+}
+
+func (b *browser) cookie() string {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.http.Jar.Cookies(u) {
+		if c.Name == "session" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func wantPage(t *testing.T, p page, status int, contains ...string) {
+	t.Helper()
+	if p.status != status {
+		t.Fatalf("status %d, want %d; body:\n%s", p.status, status, p.body)
+	}
+	for _, s := range contains {
+		if !strings.Contains(p.body, s) {
+			t.Fatalf("page lacks %q:\n%s", s, p.body)
+		}
+	}
+}
+
+func TestWalkthrough(t *testing.T) {
+	for _, kind := range []string{"redis", "filesystem", "cookie"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			srv := newTestServer(t, kind)
+			b := newBrowser(t, srv.URL)
+
+			p := b.get("/")
+			if p.status != http.StatusFound || p.header.Get("Location") != "/get_email" {
+				t.Fatalf("GET / = %d to %q, want 302 to /get_email", p.status, p.header.Get("Location"))
+			}
+			wantPage(t, b.get("/get_email"), 200, prompt, "<!doctype html>", `<link rel="stylesheet" href="/static/style.css">`)
+			if b.cookie() != "" {
+				t.Fatal("a visitor who stored nothing got a cookie")
+			}
+			wantPage(t, b.get("/set_email"), 200,
+				`<label for="email">Enter your email address:</label>`,
+				`type="email" id="email" name="email_address"`, "required",
+				`<button type="submit">Submit</button>`)
+
+			p = b.post("/set_email", url.Values{"email_address": {"alice@example.com"}})
+			if p.status != http.StatusSeeOther || p.header.Get("Location") != "/get_email" {
+				t.Fatalf("POST /set_email = %d to %q, want 303 to /get_email", p.status, p.header.Get("Location"))
+			}
+			wantPage(t, b.get("/get_email"), 200, "<h1>Welcome alice@example.com!</h1>")
+
+			// A second browser is a second session.
+			other := newBrowser(t, srv.URL)
+			wantPage(t, other.get("/get_email"), 200, prompt)
+			other.post("/set_email", url.Values{"email_address": {"bob@example.com"}})
+			wantPage(t, other.get("/get_email"), 200, "<h1>Welcome bob@example.com!</h1>")
+			wantPage(t, b.get("/get_email"), 200, "<h1>Welcome alice@example.com!</h1>")
+			if srv.redis != nil {
+				keys := srv.redis.Keys()
+				if len(keys) != 2 {
+					t.Fatalf("Redis keys = %q, want one per browser", keys)
+				}
+				for _, k := range keys {
+					v, _ := redis.String(srv.redis.Do("GET", k), nil)
+					if v != `{"email":"alice@example.com"}` && v != `{"email":"bob@example.com"}` {
+						t.Errorf("GET %s = %s", k, v)
+					}
+				}
+			}
+
+			wantPage(t, b.get("/delete_email"), 200, deleted)
+			wantPage(t, b.get("/get_email"), 200, prompt)
+			wantPage(t, other.post("/delete_email", nil), 200, deleted)
+			wantPage(t, other.get("/get_email"), 200, prompt)
+			if srv.redis != nil {
+				if keys := srv.redis.Keys(); len(keys) != 0 {
+					t.Errorf("keys left after both deleted: %q", keys)
+				}
+			}
+		})
+	}
+}
+
+func TestSetEmailValidation(t *testing.T) {
+	srv := newTestServer(t, "redis")
+	for _, tc := range []struct {
+		name, email string
+		status      int
+		contains    []string
+	}{
+		{"missing", "", 400, []string{"Please enter your email address.", `aria-invalid="true"`}},
+		{"not an address", "alice", 400, []string{"That is not a valid email address.", `value="alice"`}},
+		{"display name", "Alice <a@example.com>", 400, []string{"That is not a valid email address.", `value="Alice &lt;a@example.com&gt;"`}},
+		{"two addresses", "a@example.com, b@example.com", 400, []string{"That is not a valid email address."}},
+		{"too long", strings.Repeat("a", 250) + "@x.org", 400, []string{"too long"}},
+		{"escaped", `<script>alert(1)</script>`, 400, []string{`value="&lt;script&gt;alert(1)&lt;/script&gt;"`}},
+		{"quoted local part", `"<script>"@x.org`, 303, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBrowser(t, srv.URL)
+			p := b.post("/set_email", url.Values{"email_address": {tc.email}})
+			wantPage(t, p, tc.status, tc.contains...)
+			if strings.Contains(p.body, "<script>") {
+				t.Error("unescaped <script> in page")
+			}
+			if tc.status == 400 && b.cookie() != "" {
+				t.Error("a rejected email set a cookie")
+			}
+		})
+	}
+	if n := len(srv.redis.Keys()); n != 1 {
+		t.Errorf("%d keys after one valid email", n)
+	}
+	b := newBrowser(t, srv.URL)
+	b.post("/set_email", url.Values{"email_address": {`"<script>"@x.org`}})
+	p := b.get("/get_email")
+	wantPage(t, p, 200, `<h1>Welcome &#34;&lt;script&gt;&#34;@x.org!</h1>`)
+}
+
+func TestLimits(t *testing.T) {
+	srv := newTestServer(t, "redis")
+	b := newBrowser(t, srv.URL)
+	p := b.post("/set_email", url.Values{"email_address": {"a@example.com"}, "pad": {strings.Repeat("x", 17<<10)}})
+	wantPage(t, p, http.StatusRequestEntityTooLarge, "Request too large")
+	if b.cookie() != "" || len(srv.redis.Keys()) != 0 {
+		t.Error("an oversized form stored something")
+	}
+}
+
+func TestStoreDown(t *testing.T) {
+	srv := newTestServer(t, "redis-private")
+	b := newBrowser(t, srv.URL)
+	b.post("/set_email", url.Values{"email_address": {"a@example.com"}})
+	srv.redis.Stop()
+
+	for _, req := range []struct{ method, path string }{{"GET", "/get_email"}, {"POST", "/set_email"}, {"POST", "/delete_email"}, {"GET", "/delete_email"}} {
+		p := b.do(req.method, req.path, url.Values{"email_address": {"b@example.com"}})
+		wantPage(t, p, http.StatusServiceUnavailable, "Temporarily unavailable")
+		if p.header.Get("Retry-After") == "" {
+			t.Errorf("%s %s: no Retry-After", req.method, req.path)
+		}
+	}
+	wantPage(t, b.get("/set_email"), 200, "Enter your email address:")
+	wantPage(t, b.get("/healthz"), 200)
+	p := b.get("/readyz")
+	var body map[string]any
+	json.Unmarshal([]byte(p.body), &body)
+	if p.status != 503 || body["status"] != "unavailable" || body["store"] != "redis" || body["error"] == "" {
+		t.Errorf("/readyz = %d %s", p.status, p.body)
+	}
+	if strings.Contains(srv.log.String(), `"status":500`) {
+		t.Error("a request answered 500")
+	}
+
+	srv.redis.Restart() // empty, as after a crash without persistence
+	wantPage(t, b.get("/get_email"), 200, prompt)
+	b.post("/set_email", url.Values{"email_address": {"c@example.com"}})
+	wantPage(t, b.get("/get_email"), 200, "<h1>Welcome c@example.com!</h1>")
+	if p := b.get("/readyz"); p.status != 200 {
+		t.Errorf("/readyz after recovery = %d %s", p.status, p.body)
+	}
+}
+
+func TestHeadersAndErrors(t *testing.T) {
+	srv := newTestServer(t, "filesystem")
+	b := newBrowser(t, srv.URL)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		noStore      bool
+	}{
+		{"GET", "/get_email", 200, true},
+		{"GET", "/set_email", 200, false},
+		{"GET", "/static/style.css", 200, false},
+		{"GET", "/nowhere", 404, false},
+		{"PUT", "/get_email", 405, false},
+	} {
+		p := b.do(tc.method, tc.path, nil)
+		if p.status != tc.status {
+			t.Errorf("%s %s = %d, want %d", tc.method, tc.path, p.status, tc.status)
+		}
+		for h, want := range map[string]string{
+			"Content-Security-Policy": contentSecurityPolicy,
+			"X-Content-Type-Options":  "nosniff",
+			"Referrer-Policy":         "same-origin",
+		} {
+			if got := p.header.Get(h); got != want {
+				t.Errorf("%s %s: %s = %q, want %q", tc.method, tc.path, h, got, want)
+			}
+		}
+		if got := p.header.Get("Cache-Control") == "no-store" && p.header.Get("Vary") == "Cookie"; got != tc.noStore {
+			t.Errorf("%s %s: no-store and Vary: Cookie = %v, want %v", tc.method, tc.path, got, tc.noStore)
+		}
+	}
+}
+
+func TestRequestLog(t *testing.T) {
+	srv := newTestServer(t, "redis")
+	b := newBrowser(t, srv.URL)
+	b.post("/set_email", url.Values{"email_address": {"a@example.com"}})
+	req, _ := http.NewRequest("GET", srv.URL+"/get_email", nil)
+	req.Header.Set("X-Request-ID", "abc-123")
+	res, err := b.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := res.Header.Get("X-Request-ID"); got != "abc-123" {
+		t.Errorf("X-Request-ID echoed as %q", got)
+	}
+
+	lines := strings.Split(strings.TrimSpace(srv.log.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines for 2 requests:\n%s", len(lines), srv.log)
+	}
+	var last map[string]any
+	if err := json.Unmarshal([]byte(lines[1]), &last); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{"msg": "request", "method": "GET", "route": "/get_email", "status": 200.0, "request_id": "abc-123"} {
+		if last[k] != want {
+			t.Errorf("log %s = %v, want %v", k, last[k], want)
+		}
+	}
+	if sid, _ := last["session"].(string); len(sid) != 12 {
+		t.Errorf("log session = %q, want a 12-digit hash", last["session"])
+	}
+	if id := b.cookie(); strings.Contains(srv.log.String(), id) {
+		t.Error("the raw session ID is in the log")
+	}
+}

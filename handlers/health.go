@@ -1,0 +1,29 @@
+package handlers
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// handleHealthz answers 200 while the process runs; it touches no store.
+func handleHealthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// handleReadyz answers 200 when the session store answers, 503 otherwise.
+// The body names the store and, on failure, the error (which never holds a
+// password: URLs are not part of store errors).
+func (s *server) handleReadyz(c *gin.Context) {
+	start := time.Now()
+	err := s.Store.Ping(c.Request.Context())
+	body := gin.H{"store": s.StoreName, "latency_ms": float64(time.Since(start).Microseconds()) / 1000}
+	if err != nil {
+		body["status"], body["error"] = "unavailable", err.Error()
+		c.JSON(http.StatusServiceUnavailable, body)
+		return
+	}
+	body["status"] = "ready"
+	c.JSON(http.StatusOK, body)
+}

@@ -1,0 +1,158 @@
+// Command sessionsvc serves the tutorial "Server-side sessions in Flask with
+// Redis" as a Gin service: sessions live in Redis (or a directory, or a
+// signed cookie), configured only by environment variables.
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/sessionsvc/sessionsvc/internal/ginmode" // first: see its doc
+
+	"github.com/sessionsvc/sessionsvc/config"
+	"github.com/sessionsvc/sessionsvc/handlers"
+	"github.com/sessionsvc/sessionsvc/sessionstore"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, ginmode.Environ(), os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if _, bad := errors.AsType[*config.Error](err); bad {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// run starts the service and serves until ctx ends, then shuts down
+// gracefully. environ is the process environment (a .env file in the working
+// directory adds to it; the environment wins). Logs go to stdout.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	dotenv, err := config.ReadDotEnv(".env")
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(append(dotenv, environ...))
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg.Mode, stdout)
+	if cfg.GeneratedSecret {
+		logger.Warn("SECRET_KEY is not set: using a random key for this run only; signed cookies will not survive a restart and replicas will not share sessions. Set SECRET_KEY (at least 32 random bytes) before going to production.")
+	}
+
+	store, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Ping(ctx); err != nil {
+		logger.Error("session store not reachable at start; serving anyway, session pages answer 503 until it is", "store", cfg.SessionType, "error", err)
+	}
+
+	handler, err := handlers.NewServer(handlers.Deps{
+		Logger:     logger,
+		Store:      store,
+		StoreName:  cfg.SessionType,
+		CookieName: cfg.CookieName,
+		LogKey:     derive(cfg.SecretKey, "session ids in logs"),
+	})
+	if err != nil {
+		return err
+	}
+	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("listening", "addr", "http://"+ln.Addr().String(), "store", cfg.SessionType, "mode", cfg.Mode)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// openStore builds the session store that cfg describes.
+func openStore(cfg config.Config) (*sessionstore.Store, error) {
+	secrets := append([]string{cfg.SecretKey}, cfg.SecretKeyFallbacks...)
+	sc := sessionstore.Config{
+		Lifetime:  cfg.Lifetime,
+		Permanent: cfg.Permanent,
+		Refresh:   cfg.RefreshEachRequest,
+		Path:      cfg.CookiePath,
+		Domain:    cfg.CookieDomain,
+		Secure:    cfg.CookieSecure,
+		HttpOnly:  cfg.CookieHTTPOnly,
+		SameSite:  cfg.SameSite,
+		Timeout:   cfg.RedisTimeout,
+	}
+	if cfg.UseSigner {
+		sc.Signer = sessionstore.NewSigner("session id", secrets...)
+	}
+	switch cfg.SessionType {
+	case "redis":
+		sc.Backend = sessionstore.NewRedis(sessionstore.RedisConfig{
+			URL: cfg.RedisURL, Prefix: cfg.KeyPrefix, Timeout: cfg.RedisTimeout, PoolSize: cfg.RedisPoolSize,
+		})
+	case "filesystem":
+		dir, err := sessionstore.NewDir(cfg.FileDir)
+		if err != nil {
+			return nil, &config.Error{Var: "SESSION_FILE_DIR", Value: strconv.Quote(cfg.FileDir), Want: "want a directory this process can create and write: " + err.Error()}
+		}
+		sc.Backend = dir
+	case "cookie":
+		sc.Signer = sessionstore.NewSigner("cookie session", secrets...)
+	}
+	return sessionstore.New(sc)
+}
+
+// derive makes a key for one purpose from the secret key.
+func derive(secret, purpose string) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+// newLogger logs text in debug mode and JSON in release mode.
+func newLogger(mode string, w io.Writer) *slog.Logger {
+	if mode == "release" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
