@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sessionsvc/sessionsvc/internal/redistest"
+)
+
+// binary is the service built once for the tests that run it as a process.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sessionsvc-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "sessionsvc")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// syncBuffer is a bytes.Buffer safe to write from the server while a test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startRun runs the service in-process with environ and waits until
+// /healthz answers. It returns the base URL, the log and a function that
+// stops the service and returns run's error.
+func startRun(t *testing.T, environ ...string) (string, *syncBuffer, func() error) {
+	t.Helper()
+	t.Chdir(t.TempDir()) // no stray .env
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"sessionsvc"}, append([]string{"HOME=" + t.TempDir(), "PORT=" + port}, environ...), logs, logs)
+	}()
+	base := "http://127.0.0.1:" + port
+	waitHealthy(t, base, done)
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(15 * time.Second):
+			t.Fatal("run did not return after its context ended")
+			return nil
+		}
+	}
+	t.Cleanup(func() { cancel() })
+	return base, logs, stop
+}
+
+func waitHealthy(t *testing.T, base string, exited <-chan error) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			t.Fatalf("service exited at start: %v", err)
+		default:
+		}
+		if res, err := http.Get(base + "/healthz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+	}
+	t.Fatal("service not healthy within 10s")
+}
+
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func get(t *testing.T, u, cookie string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	res, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(body)
+}
+
+// setEmail posts the form and returns the session cookie ("name=value").
+func setEmail(t *testing.T, base, email string) string {
+	t.Helper()
+	res, err := noRedirects.PostForm(base+"/set_email", url.Values{"email_address": {email}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || len(res.Cookies()) != 1 {
+		t.Fatalf("POST /set_email = %d with cookies %v", res.StatusCode, res.Cookies())
+	}
+	return res.Cookies()[0].Name + "=" + res.Cookies()[0].Value
+}
+
+func TestRunServesAndShutsDownGracefully(t *testing.T) {
+	srv := redistest.New(t)
+	base, logs, stop := startRun(t, "SESSION_TYPE=redis", "SESSION_REDIS="+srv.URL, "SESSION_KEY_PREFIX="+srv.Prefix, "SESSION_USE_SIGNER=true")
+	cookie := setEmail(t, base, "alice@example.com")
+	if _, body := get(t, base+"/get_email", cookie); !strings.Contains(body, "<h1>Welcome alice@example.com!</h1>") {
+		t.Fatalf("welcome page:\n%s", body)
+	}
+
+	// A request in flight when shutdown starts: headers sent, body not yet.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	form := "email_address=bob%40example.com"
+	fmt.Fprintf(conn, "POST /set_email HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s", len(form), form[:5])
+	time.Sleep(100 * time.Millisecond) // let the server start reading it
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	for !strings.Contains(logs.String(), "shutting down") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("new connections still accepted during shutdown")
+	}
+	fmt.Fprint(conn, form[5:])
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request: %v", err)
+	}
+	if res.StatusCode != http.StatusSeeOther {
+		t.Errorf("in-flight request = %d, want 303", res.StatusCode)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("run returned %v, want nil", err)
+	}
+	if len(srv.Keys()) != 2 {
+		t.Errorf("keys = %q, want 2 sessions", srv.Keys())
+	}
+}
+
+func TestRunWithRedisDownAtStart(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Stop()
+	base, logs, stop := startRun(t, "SESSION_TYPE=redis", "SESSION_REDIS="+srv.URL)
+	if !strings.Contains(logs.String(), "session store not reachable at start") {
+		t.Errorf("no start-up warning in log:\n%s", logs)
+	}
+	if code, _ := get(t, base+"/readyz", ""); code != 503 {
+		t.Errorf("/readyz = %d, want 503", code)
+	}
+	if code, _ := get(t, base+"/get_email", "session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); code != 503 {
+		t.Errorf("/get_email with a cookie = %d, want 503", code)
+	}
+	srv.Restart()
+	if code, body := get(t, base+"/readyz", ""); code != 200 {
+		t.Errorf("/readyz after Redis started = %d %s", code, body)
+	}
+	cookie := setEmail(t, base, "a@example.com")
+	if _, body := get(t, base+"/get_email", cookie); !strings.Contains(body, "Welcome a@example.com!") {
+		t.Errorf("after recovery:\n%s", body)
+	}
+	if err := stop(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestRunReadsDotEnv(t *testing.T) {
+	t.Chdir(t.TempDir())
+	port := freePort(t)
+	os.WriteFile(".env", []byte("PORT="+port+"\nSESSION_TYPE=cookie\nPERMANENT_SESSION_LIFETIME=bogus\n"), 0o600)
+	home := "HOME=" + t.TempDir()
+
+	err := run(t.Context(), nil, []string{home}, io.Discard, io.Discard)
+	if err == nil || !strings.HasPrefix(err.Error(), `PERMANENT_SESSION_LIFETIME="bogus"`) {
+		t.Fatalf("run with a bad value in .env = %v", err)
+	}
+
+	// The environment wins over .env; the rest of .env applies.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, []string{home, "PERMANENT_SESSION_LIFETIME=60"}, io.Discard, io.Discard) }()
+	waitHealthy(t, "http://127.0.0.1:"+port, done)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run = %v", err)
+	}
+}
+
+func TestBinaryRejectsBadConfig(t *testing.T) {
+	for _, tc := range []struct{ env, want string }{
+		{"GIN_MODE=prod", `GIN_MODE="prod": accepted values are debug, release`},
+		{"SESSION_TYPE=memcached", `SESSION_TYPE="memcached": accepted values are redis, filesystem, cookie, null`},
+		{"GIN_MODE=release", `SECRET_KEY="": required when GIN_MODE=release`},
+		{"SESSION_FILE_DIR=/proc/nope", `SESSION_FILE_DIR="/proc/nope": want a directory this process can create and write`},
+	} {
+		cmd := exec.Command(binary)
+		cmd.Dir = t.TempDir()
+		cmd.Env = []string{tc.env, "PORT=" + freePort(t), "HOME=" + t.TempDir()}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Errorf("%s: exit %v, want status 2", tc.env, err)
+		}
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		if len(lines) != 1 || !strings.HasPrefix(lines[0], tc.want) {
+			t.Errorf("%s: stderr %q, want one line starting %q", tc.env, stderr.String(), tc.want)
+		}
+	}
+}
+
+func TestBinaryExitsCleanlyOnSIGTERM(t *testing.T) {
+	port := freePort(t)
+	cmd := exec.Command(binary)
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"PORT=" + port, "SESSION_TYPE=cookie", "HOME=" + t.TempDir()}
+	var out syncBuffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	waitHealthy(t, "http://127.0.0.1:"+port, exited)
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v, want status 0\n%s", err, out.String())
+		}
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("no exit within 15s of SIGTERM")
+	}
+	if !strings.Contains(out.String(), "stopped") {
+		t.Errorf("log lacks the stop line:\n%s", out.String())
+	}
+}
