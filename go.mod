@@ -1,6 +1,6 @@
 module github.com/sessionsvc/sessionsvc
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/gin-contrib/sessions v1.0.4

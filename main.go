@@ -50,6 +50,14 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	if len(args) > 1 {
+		switch args[1] {
+		case "healthcheck":
+			return healthcheck(ctx, cfg)
+		default:
+			return fmt.Errorf("unknown command %q; usage: %s [healthcheck]", args[1], args[0])
+		}
+	}
 	logger := newLogger(cfg.Mode, stdout)
 	if cfg.GeneratedSecret {
 		logger.Warn("SECRET_KEY is not set: using a random key for this run only; signed cookies will not survive a restart and replicas will not share sessions. Set SECRET_KEY (at least 32 random bytes) before going to production.")
@@ -105,6 +113,27 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	logger.Info("stopped")
+	return nil
+}
+
+// healthcheck asks the running service's /healthz, for container health
+// checks in images that have no curl.
+func healthcheck(ctx context.Context, cfg config.Config) error {
+	host := cfg.Host
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, strconv.Itoa(cfg.Port))+"/healthz", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: /healthz answered %s", res.Status)
+	}
 	return nil
 }
 

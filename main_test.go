@@ -273,6 +273,11 @@ func TestBinaryExitsCleanlyOnSIGTERM(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	waitHealthy(t, "http://127.0.0.1:"+port, exited)
+	check := exec.Command(binary, "healthcheck")
+	check.Env, check.Dir = cmd.Env, cmd.Dir
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Errorf("healthcheck of a running service: %v %s", err, out)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-exited:
@@ -282,6 +287,11 @@ func TestBinaryExitsCleanlyOnSIGTERM(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("no exit within 15s of SIGTERM")
+	}
+	check = exec.Command(binary, "healthcheck")
+	check.Env, check.Dir = cmd.Env, cmd.Dir
+	if err := check.Run(); err == nil {
+		t.Error("healthcheck succeeded with the service stopped")
 	}
 	if !strings.Contains(out.String(), "stopped") {
 		t.Errorf("log lacks the stop line:\n%s", out.String())

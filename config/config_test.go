@@ -135,3 +135,29 @@ func TestReadDotEnv(t *testing.T) {
 		t.Errorf("got port %d, type %q, host %q; want 7000, redis, 0.0.0.0", c.Port, c.SessionType, c.Host)
 	}
 }
+
+// TestDocumented checks that every variable is in .env.example and in the
+// README's configuration table.
+func TestDocumented(t *testing.T) {
+	example, err := os.ReadFile("../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := reflect.TypeOf(Config{})
+	for i := 0; i < typ.NumField(); i++ {
+		name := typ.Field(i).Tag.Get("env")
+		if name == "" {
+			continue
+		}
+		if !strings.Contains("\n"+string(example), "\n"+name+"=") {
+			t.Errorf(".env.example lacks %s=", name)
+		}
+		if !strings.Contains(string(readme), "`"+name+"`") {
+			t.Errorf("README.md lacks `%s`", name)
+		}
+	}
+}

@@ -267,3 +267,22 @@ func TestRedisCredentialsAndDatabase(t *testing.T) {
 		t.Errorf("Ping with a wrong password = %v, want an error without the password", err)
 	}
 }
+
+func TestRedisSignedCookie(t *testing.T) {
+	srv := redistest.New(t)
+	app := newApp(t, redisStore(t, srv, func(c *sessionstore.Config) {
+		c.Signer = sessionstore.NewSigner("session", "k1")
+	}))
+	c := &client{t: t, base: app.URL}
+	id := c.do("POST", "/set?v=a@example.com").body
+	got, mac, ok := strings.Cut(c.cookie, ".")
+	if !ok || got != id || len(mac) != 43 {
+		t.Fatalf("cookie %q, want <id>.<43-character MAC> with id %q", c.cookie, id)
+	}
+	if keys := srv.Keys(); len(keys) != 1 || keys[0] != srv.Prefix+id {
+		t.Errorf("keys = %q, want [%s%s]", keys, srv.Prefix, id)
+	}
+	// The bare ID, without its signature, is refused.
+	bare := &client{t: t, base: app.URL, cookie: id}
+	bare.want("GET", "/get", 200, "")
+}
