@@ -77,7 +77,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		Store:      store,
 		StoreName:  cfg.SessionType,
 		CookieName: cfg.CookieName,
-		LogKey:     derive(cfg.SecretKey, "session ids in logs"),
+		LogKey:         derive(cfg.SecretKey, "session ids in logs"),
+		TrustedOrigins: cfg.CSRFTrustedOrigins,
 	})
 	if err != nil {
 		return err

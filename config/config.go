@@ -56,6 +56,10 @@ type Config struct {
 	CookieSameSite string        `env:"SESSION_COOKIE_SAMESITE" default:"Lax" oneof:"Strict,Lax,None"`
 	SameSite       http.SameSite // CookieSameSite, parsed
 
+	// CSRFTrustedOrigins are other origins (scheme://host[:port]) allowed to
+	// post forms here.
+	CSRFTrustedOrigins []string `env:"CSRF_TRUSTED_ORIGINS"`
+
 	RedisTimeout    time.Duration `env:"SESSION_REDIS_TIMEOUT" default:"500ms"`
 	RedisPoolSize   int           `env:"SESSION_REDIS_POOL_SIZE" default:"32"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"10s"`
@@ -238,6 +242,11 @@ func (c *Config) check(env map[string]string) error {
 	}
 	if !strings.HasPrefix(c.CookiePath, "/") {
 		return &Error{"SESSION_COOKIE_PATH", strconv.Quote(c.CookiePath), `want a path starting with "/"`}
+	}
+	for _, o := range c.CSRFTrustedOrigins {
+		if err := http.NewCrossOriginProtection().AddTrustedOrigin(o); err != nil {
+			return &Error{"CSRF_TRUSTED_ORIGINS", strconv.Quote(o), "want comma-separated origins of the form scheme://host[:port], e.g. https://app.example.com"}
+		}
 	}
 	if c.FileDir == "" {
 		c.FileDir = filepath.Join(userCacheDir(env), "sessionsvc", "sessions")

@@ -73,6 +73,21 @@ func (s *server) handleDeleteEmail(c *gin.Context) {
 	s.render(c, http.StatusOK, "delete_email", nil)
 }
 
+// handleDeleteSession ends the session: the server copy is deleted, the
+// cookie expired, and the browser told to drop this site's cookies.
+func (s *server) handleDeleteSession(c *gin.Context) {
+	sess, ok := s.session(c)
+	if !ok {
+		return
+	}
+	sessionstore.Destroy(sess)
+	if !s.save(c, sess) {
+		return
+	}
+	c.Header("Clear-Site-Data", `"cookies"`)
+	s.render(c, http.StatusOK, "session_ended", nil)
+}
+
 // checkEmail returns why email is not a plain address (local@domain, at
 // most 254 bytes, no display name or comment), or "" when it is one.
 func checkEmail(email string) string {

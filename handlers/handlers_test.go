@@ -43,6 +43,12 @@ type testServer struct {
 // the test may stop), "filesystem" or "cookie".
 func newTestServer(t *testing.T, kind string) *testServer {
 	t.Helper()
+	return newTestServerWith(t, kind, Deps{})
+}
+
+// newTestServerWith is newTestServer with some Deps set by the test.
+func newTestServerWith(t *testing.T, kind string, deps Deps) *testServer {
+	t.Helper()
 	ts := &testServer{log: &bytes.Buffer{}}
 	cfg := sessionstore.Config{Lifetime: time.Hour, Permanent: true, Refresh: true, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
 	switch kind {
@@ -71,13 +77,12 @@ func newTestServer(t *testing.T, kind string) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	h, err := NewServer(Deps{
-		Logger:     slog.New(slog.NewJSONHandler(ts.log, nil)),
-		Store:      store,
-		StoreName:  strings.TrimSuffix(kind, "-private"),
-		CookieName: "session",
-		LogKey:     []byte("log key"),
-	})
+	deps.Logger = slog.New(slog.NewJSONHandler(ts.log, nil))
+	deps.Store = store
+	deps.StoreName = strings.TrimSuffix(kind, "-private")
+	deps.CookieName = "session"
+	deps.LogKey = []byte("log key")
+	h, err := NewServer(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +125,12 @@ func (b *browser) post(path string, form url.Values) page {
 
 func (b *browser) do(method, path string, form url.Values) page {
 	b.t.Helper()
+	return b.doWith(method, path, form, nil)
+}
+
+// doWith is do with extra request headers.
+func (b *browser) doWith(method, path string, form url.Values, header http.Header) page {
+	b.t.Helper()
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
@@ -127,6 +138,9 @@ func (b *browser) do(method, path string, form url.Values) page {
 	req, _ := http.NewRequest(method, b.base+path, body)
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	res, err := b.http.Do(req)
 	if err != nil {
@@ -364,4 +378,65 @@ func TestRequestLog(t *testing.T) {
 	if id := b.cookie(); strings.Contains(srv.log.String(), id) {
 		t.Error("the raw session ID is in the log")
 	}
+}
+
+func TestCrossOriginRequestsAreRefused(t *testing.T) {
+	srv := newTestServerWith(t, "redis", Deps{TrustedOrigins: []string{"https://partner.example"}})
+	b := newBrowser(t, srv.URL)
+	b.post("/set_email", url.Values{"email_address": {"a@example.com"}})
+	welcome := "<h1>Welcome a@example.com!</h1>"
+	email := url.Values{"email_address": {"evil@example.com"}}
+	for _, tc := range []struct {
+		name         string
+		method, path string
+		header       http.Header
+		status       int
+	}{
+		{"cross-site POST set_email", "POST", "/set_email", http.Header{"Sec-Fetch-Site": {"cross-site"}}, 403},
+		{"cross-origin POST by Origin", "POST", "/set_email", http.Header{"Origin": {"https://evil.example"}}, 403},
+		{"cross-site POST delete_email", "POST", "/delete_email", http.Header{"Sec-Fetch-Site": {"cross-site"}}, 403},
+		{"cross-site POST delete_session", "POST", "/delete_session", http.Header{"Sec-Fetch-Site": {"cross-site"}}, 403},
+		{"cross-site GET delete_email", "GET", "/delete_email", http.Header{"Sec-Fetch-Site": {"cross-site"}}, 403},
+		{"sibling-site GET delete_email", "GET", "/delete_email", http.Header{"Sec-Fetch-Site": {"same-site"}}, 403},
+		{"cross-site GET get_email", "GET", "/get_email", http.Header{"Sec-Fetch-Site": {"cross-site"}}, 200},
+		{"same-origin POST", "POST", "/set_email", http.Header{"Sec-Fetch-Site": {"same-origin"}, "Origin": {srv.URL}}, 303},
+		{"trusted origin POST", "POST", "/set_email", http.Header{"Origin": {"https://partner.example"}}, 303},
+	} {
+		p := b.doWith(tc.method, tc.path, email, tc.header)
+		if p.status != tc.status {
+			t.Errorf("%s: %d, want %d", tc.name, p.status, tc.status)
+		}
+		if tc.status == 403 {
+			if !strings.Contains(p.body, "nothing was changed") {
+				t.Errorf("%s: page %s", tc.name, p.body)
+			}
+			wantPage(t, b.get("/get_email"), 200, welcome)
+		}
+		if tc.status == 303 { // put the original back for the next case
+			b.post("/set_email", url.Values{"email_address": {"a@example.com"}})
+		}
+	}
+}
+
+func TestDeleteSession(t *testing.T) {
+	srv := newTestServer(t, "redis")
+	b := newBrowser(t, srv.URL)
+	b.post("/set_email", url.Values{"email_address": {"a@example.com"}})
+	id := b.cookie()
+	p := b.post("/delete_session", nil)
+	wantPage(t, p, 200, "Session ended.")
+	if got := p.header.Get("Clear-Site-Data"); got != `"cookies"` {
+		t.Errorf("Clear-Site-Data = %q", got)
+	}
+	if b.cookie() != "" {
+		t.Error("cookie not expired")
+	}
+	if keys := srv.redis.Keys(); len(keys) != 0 {
+		t.Errorf("keys after delete_session: %q", keys)
+	}
+	// The old cookie is dead on the server, not just in this browser.
+	old := newBrowser(t, srv.URL)
+	u, _ := url.Parse(srv.URL)
+	old.http.Jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: id}})
+	wantPage(t, old.get("/get_email"), 200, prompt)
 }

@@ -21,8 +21,9 @@ func addRoutes(r *gin.Engine, s *server) {
 	withSession := r.Group("/", sessions.Sessions(s.CookieName, s.Store), noStore)
 	withSession.POST("/set_email", limitBody, s.handleSetEmail)
 	withSession.GET("/get_email", s.handleGetEmail)
-	withSession.GET("/delete_email", s.handleDeleteEmail)
+	withSession.GET("/delete_email", s.refuseCrossSiteGET, s.handleDeleteEmail)
 	withSession.POST("/delete_email", s.handleDeleteEmail)
+	withSession.POST("/delete_session", s.handleDeleteSession)
 
 	r.NoRoute(func(c *gin.Context) {
 		s.errorPage(c, http.StatusNotFound, "Page not found", "There is nothing at this address.")

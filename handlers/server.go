@@ -42,12 +42,15 @@ type Deps struct {
 	// TrustedProxies are the addresses (IPs or CIDRs) whose X-Forwarded-*
 	// headers are believed; empty trusts none.
 	TrustedProxies []string
+	// TrustedOrigins may post forms here besides the service's own origin.
+	TrustedOrigins []string
 }
 
 type server struct {
 	Deps
 	pages map[string]*template.Template
 	bufs  sync.Pool
+	csrf  *http.CrossOriginProtection
 }
 
 // NewServer returns the service's HTTP handler.
@@ -56,15 +59,20 @@ func NewServer(deps Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
-	s := &server{Deps: deps, pages: pages}
+	s := &server{Deps: deps, pages: pages, csrf: http.NewCrossOriginProtection()}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
+	for _, o := range deps.TrustedOrigins {
+		if err := s.csrf.AddTrustedOrigin(o); err != nil {
+			return nil, err
+		}
+	}
 
 	r := gin.New()
 	if err := r.SetTrustedProxies(deps.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
 	r.HandleMethodNotAllowed = true
-	r.Use(s.logRequests, s.recoverPanics, securityHeaders)
+	r.Use(s.logRequests, s.recoverPanics, securityHeaders, s.refuseCrossOrigin)
 	addRoutes(r, s)
 	return r, nil
 }
@@ -170,6 +178,32 @@ func securityHeaders(c *gin.Context) {
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	c.Next()
+}
+
+// refuseCrossOrigin answers 403 to state-changing requests (POST and the
+// like) that a browser sent from another origin, before any handler runs.
+func (s *server) refuseCrossOrigin(c *gin.Context) {
+	if err := s.csrf.Check(c.Request); err != nil {
+		s.forbidCrossSite(c)
+		return
+	}
+	c.Next()
+}
+
+// refuseCrossSiteGET protects the one GET that changes state (the
+// tutorial's /delete_email): a browser navigation from another site is
+// refused. Typed URLs, bookmarks and non-browser clients pass.
+func (s *server) refuseCrossSiteGET(c *gin.Context) {
+	if site := c.GetHeader("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+		s.forbidCrossSite(c)
+		return
+	}
+	c.Next()
+}
+
+func (s *server) forbidCrossSite(c *gin.Context) {
+	s.errorPage(c, http.StatusForbidden, "Request refused", "This request came from another site, so nothing was changed.")
+	c.Abort()
 }
 
 // render writes a page. It renders into a buffer first, so a template error

@@ -152,6 +152,7 @@ type state struct {
 	err       error  // the load failed: the session must not be saved
 	loaded    []byte // the encoded values as loaded, to skip unchanged writes
 	cookieDue bool   // the cookie should be sent again (refreshed, or signed with an old key)
+	destroy   bool   // Destroy was called
 }
 
 // Get returns the request's session: the one its cookie names, or a new
@@ -257,7 +258,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 	if err != nil {
 		return err
 	}
-	if gs.Options.MaxAge < 0 || data == nil {
+	if st.destroy || gs.Options.MaxAge < 0 || data == nil {
 		return s.destroy(r.Context(), w, gs, st)
 	}
 	if len(data) > s.cfg.MaxSize {
@@ -293,24 +294,25 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 	return s.setCookie(w, gs, gs.ID)
 }
 
-// destroy deletes the server copy (if any) and expires the cookie.
+// destroy deletes the server copy (if any), expires the cookie (if one was
+// sent) and leaves gs new and empty.
 func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, gs *gsessions.Session, st *state) error {
-	if gs.IsNew {
-		return nil // nothing stored, no cookie sent
-	}
-	if s.cfg.Backend != nil {
-		ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-		defer cancel()
-		if err := s.cfg.Backend.Delete(ctx, gs.ID); err != nil {
-			return fmt.Errorf("%w: delete session: %w", ErrUnavailable, err)
+	if !gs.IsNew {
+		if s.cfg.Backend != nil {
+			ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+			defer cancel()
+			if err := s.cfg.Backend.Delete(ctx, gs.ID); err != nil {
+				return fmt.Errorf("%w: delete session: %w", ErrUnavailable, err)
+			}
 		}
+		http.SetCookie(w, gsessions.NewCookie(gs.Name(), "", &gsessions.Options{
+			Path: gs.Options.Path, Domain: gs.Options.Domain, MaxAge: -1,
+			Secure: gs.Options.Secure, HttpOnly: gs.Options.HttpOnly, SameSite: gs.Options.SameSite,
+		}))
 	}
-	c := gsessions.NewCookie(gs.Name(), "", &gsessions.Options{
-		Path: gs.Options.Path, Domain: gs.Options.Domain, MaxAge: -1,
-		Secure: gs.Options.Secure, HttpOnly: gs.Options.HttpOnly, SameSite: gs.Options.SameSite,
-	})
-	http.SetCookie(w, c)
-	gs.ID, gs.IsNew, st.loaded = "", true, nil
+	clear(gs.Values)
+	gs.Values[stateKey{}] = st
+	gs.ID, gs.IsNew, st.loaded, st.destroy = "", true, nil, false
 	return nil
 }
 
@@ -343,6 +345,15 @@ func Save(s sessions.Session) error {
 		s.Set(stateKey{}, st) // marks the session written, so s.Save() runs
 	}
 	return s.Save()
+}
+
+// Destroy ends s: its values are dropped, the server copy is deleted and
+// the cookie expired when s is saved (sessionstore.Save or s.Save()).
+func Destroy(s sessions.Session) {
+	if st, ok := s.Get(stateKey{}).(*state); ok {
+		st.destroy = true
+		s.Set(stateKey{}, st) // marks the session written
+	}
 }
 
 // refreshMemo remembers when this process last pushed back each session's

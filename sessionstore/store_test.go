@@ -75,7 +75,11 @@ func newApp(t *testing.T, store *sessionstore.Store) *httptest.Server {
 	r.POST("/destroy", func(c *gin.Context) {
 		if s, ok := load(c); ok {
 			s.Set("other", "x")
-			s.Options(sessions.Options{Path: "/", MaxAge: -1})
+			if c.Query("how") == "options" { // the gin-contrib way
+				s.Options(sessions.Options{Path: "/", MaxAge: -1})
+			} else {
+				sessionstore.Destroy(s)
+			}
 			if save(c, s) {
 				c.String(http.StatusOK, "destroyed")
 			}
@@ -302,20 +306,22 @@ func TestSuite(t *testing.T) {
 				}
 				good.want("GET", "/get", 200, "a@example.com")
 			})
-			t.Run("destroy", func(t *testing.T) {
-				srv := newApp(t, k.store(t, nil))
-				c := &client{t: t, base: srv.URL}
-				c.do("POST", "/set?v=a@example.com")
-				old := c.cookie
-				r := c.want("POST", "/destroy", 200, "destroyed")
-				if r.setCookie == nil || r.setCookie.MaxAge >= 0 {
-					t.Fatalf("destroy set cookie %v, want an expired one", r.setCookie)
-				}
-				if k.backend != nil { // a cookie session lives on in any copy of its cookie
-					c.cookie = old
-					c.want("GET", "/get", 200, "")
-				}
-			})
+			for _, how := range []string{"Destroy", "options"} {
+				t.Run("destroy with "+how, func(t *testing.T) {
+					srv := newApp(t, k.store(t, nil))
+					c := &client{t: t, base: srv.URL}
+					c.do("POST", "/set?v=a@example.com")
+					old := c.cookie
+					r := c.want("POST", "/destroy?how="+how, 200, "destroyed")
+					if r.setCookie == nil || r.setCookie.MaxAge >= 0 || r.setCookie.Path != "/" {
+						t.Fatalf("destroy set cookie %v, want an expired one for Path=/", r.setCookie)
+					}
+					if k.backend != nil { // a cookie session lives on in any copy of its cookie
+						c.cookie = old
+						c.want("GET", "/get", 200, "")
+					}
+				})
+			}
 			t.Run("too large is refused and nothing changes", func(t *testing.T) {
 				srv := newApp(t, k.store(t, func(c *sessionstore.Config) { c.MaxSize = 100 }))
 				c := &client{t: t, base: srv.URL}
