@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -63,7 +64,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		logger.Warn("SECRET_KEY is not set: using a random key for this run only; signed cookies will not survive a restart and replicas will not share sessions. Set SECRET_KEY (at least 32 random bytes) before going to production.")
 	}
 
-	store, err := openStore(cfg)
+	logKey := derive(cfg.SecretKey, "session ids in logs")
+	store, err := openStore(cfg, handlers.SessionEventLogger(logger, logKey))
 	if err != nil {
 		return err
 	}
@@ -73,11 +75,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 
 	handler, err := handlers.NewServer(handlers.Deps{
-		Logger:     logger,
-		Store:      store,
-		StoreName:  cfg.SessionType,
-		CookieName: cfg.CookieName,
-		LogKey:         derive(cfg.SecretKey, "session ids in logs"),
+		Logger:         logger,
+		Store:          store,
+		StoreName:      cfg.SessionType,
+		CookieName:     cfg.CookieName,
+		LogKey:         logKey,
+		TrustedProxies: cfg.TrustedProxies,
 		TrustedOrigins: cfg.CSRFTrustedOrigins,
 	})
 	if err != nil {
@@ -138,19 +141,25 @@ func healthcheck(ctx context.Context, cfg config.Config) error {
 	return nil
 }
 
-// openStore builds the session store that cfg describes.
-func openStore(cfg config.Config) (*sessionstore.Store, error) {
+// openStore builds the session store that cfg describes; notify hears of
+// every session's creation, renewal and end.
+func openStore(cfg config.Config, notify func(context.Context, sessionstore.Event, string, string)) (*sessionstore.Store, error) {
 	secrets := append([]string{cfg.SecretKey}, cfg.SecretKeyFallbacks...)
 	sc := sessionstore.Config{
-		Lifetime:  cfg.Lifetime,
-		Permanent: cfg.Permanent,
-		Refresh:   cfg.RefreshEachRequest,
-		Path:      cfg.CookiePath,
-		Domain:    cfg.CookieDomain,
-		Secure:    cfg.CookieSecure,
-		HttpOnly:  cfg.CookieHTTPOnly,
-		SameSite:  cfg.SameSite,
-		Timeout:   cfg.RedisTimeout,
+		Lifetime:         cfg.Lifetime,
+		AbsoluteLifetime: cfg.AbsoluteLifetime,
+		Permanent:        cfg.Permanent,
+		Refresh:          cfg.RefreshEachRequest,
+		RenewGrace:       cfg.RenewGrace,
+		HashIDs:          cfg.HashIDs,
+		Path:             cfg.CookiePath,
+		Domain:           cfg.CookieDomain,
+		Secure:           cfg.CookieSecure,
+		HttpOnly:         cfg.CookieHTTPOnly,
+		SameSite:         cfg.SameSite,
+		MaxSize:          cfg.MaxSize,
+		Timeout:          cfg.RedisTimeout,
+		Notify:           notify,
 	}
 	if cfg.UseSigner {
 		sc.Signer = sessionstore.NewSigner("session id", secrets...)
@@ -159,6 +168,7 @@ func openStore(cfg config.Config) (*sessionstore.Store, error) {
 	case "redis":
 		sc.Backend = sessionstore.NewRedis(sessionstore.RedisConfig{
 			URL: cfg.RedisURL, Prefix: cfg.KeyPrefix, Timeout: cfg.RedisTimeout, PoolSize: cfg.RedisPoolSize,
+			TLS: &tls.Config{RootCAs: cfg.RedisCAs, MinVersion: tls.VersionTLS12},
 		})
 	case "filesystem":
 		dir, err := sessionstore.NewDir(cfg.FileDir)

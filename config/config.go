@@ -5,9 +5,11 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -22,7 +24,8 @@ import (
 
 // Config is the service's configuration. Tags: env is the variable,
 // default its value when unset or empty, oneof the accepted values
-// (compared without regard to case), secret hides the value in errors.
+// (compared without regard to case), secret hides the value in errors,
+// zero:"off" lets a duration be 0.
 type Config struct {
 	Host string `env:"HOST" default:"127.0.0.1"`
 	Port int    `env:"PORT" default:"5000"`
@@ -46,6 +49,19 @@ type Config struct {
 	Lifetime           time.Duration `env:"PERMANENT_SESSION_LIFETIME" default:"2678400"`
 	RefreshEachRequest bool          `env:"SESSION_REFRESH_EACH_REQUEST" default:"true"`
 	FileDir            string        `env:"SESSION_FILE_DIR"`
+	// AbsoluteLifetime ends a session that long after its creation, however
+	// active; 0 turns it off.
+	AbsoluteLifetime time.Duration `env:"SESSION_ABSOLUTE_LIFETIME" default:"0" zero:"off"`
+	// RenewGrace is how long a renewed session's old ID still works.
+	RenewGrace time.Duration `env:"SESSION_RENEW_GRACE" default:"5s"`
+	// HashIDs stores sessions under a hash of their ID.
+	HashIDs bool `env:"SESSION_HASH_IDS" default:"false"`
+	// MaxSize is the largest encoded session, in bytes.
+	MaxSize int `env:"SESSION_MAX_SIZE" default:"4096"`
+	// RedisCAFile is a PEM file of the CAs that sign the Redis server's
+	// certificate (rediss://); empty means the system's roots.
+	RedisCAFile string         `env:"SESSION_REDIS_CA_FILE"`
+	RedisCAs    *x509.CertPool // RedisCAFile, parsed
 
 	CookieName     string `env:"SESSION_COOKIE_NAME" default:"session"`
 	CookieDomain   string `env:"SESSION_COOKIE_DOMAIN"`
@@ -59,6 +75,9 @@ type Config struct {
 	// CSRFTrustedOrigins are other origins (scheme://host[:port]) allowed to
 	// post forms here.
 	CSRFTrustedOrigins []string `env:"CSRF_TRUSTED_ORIGINS"`
+	// TrustedProxies are the IPs or CIDRs whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed.
+	TrustedProxies []string `env:"TRUSTED_PROXIES"`
 
 	RedisTimeout    time.Duration `env:"SESSION_REDIS_TIMEOUT" default:"500ms"`
 	RedisPoolSize   int           `env:"SESSION_REDIS_POOL_SIZE" default:"32"`
@@ -153,7 +172,10 @@ func set(field reflect.Value, f reflect.StructField, raw string) error {
 		field.SetInt(int64(n))
 	case time.Duration:
 		d, err := parseDuration(raw)
-		if err != nil || d <= 0 {
+		switch {
+		case f.Tag.Get("zero") != "" && (err != nil || d < 0):
+			return bad("want 0 (off) or a duration: whole seconds (3600) or a Go duration (12h, 90m)")
+		case f.Tag.Get("zero") == "" && (err != nil || d <= 0):
 			return bad("want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)")
 		}
 		field.SetInt(int64(d))
@@ -237,8 +259,19 @@ func (c *Config) check(env map[string]string) error {
 	if c.SameSite == http.SameSiteNoneMode && !c.CookieSecure {
 		return &Error{"SESSION_COOKIE_SAMESITE", `"None"`, "browsers drop SameSite=None cookies that are not Secure: set SESSION_COOKIE_SECURE=true, or use Lax or Strict"}
 	}
+	if !c.CookieHTTPOnly {
+		return &Error{"SESSION_COOKIE_HTTPONLY", `"false"`, "session cookies are always HttpOnly (no script needs them); accepted value: true"}
+	}
 	if !validCookieName(c.CookieName) {
 		return &Error{"SESSION_COOKIE_NAME", strconv.Quote(c.CookieName), "want letters, digits and !#$%&'*+-.^_`|~ only"}
+	}
+	// The cookie prefixes make browsers enforce their rules; refuse settings
+	// the browser would silently drop the cookie for.
+	if strings.HasPrefix(c.CookieName, "__Host-") && (!c.CookieSecure || c.CookiePath != "/" || c.CookieDomain != "") {
+		return &Error{"SESSION_COOKIE_NAME", strconv.Quote(c.CookieName), "a __Host- cookie needs SESSION_COOKIE_SECURE=true, SESSION_COOKIE_PATH=/ and no SESSION_COOKIE_DOMAIN"}
+	}
+	if strings.HasPrefix(c.CookieName, "__Secure-") && !c.CookieSecure {
+		return &Error{"SESSION_COOKIE_NAME", strconv.Quote(c.CookieName), "a __Secure- cookie needs SESSION_COOKIE_SECURE=true"}
 	}
 	if !strings.HasPrefix(c.CookiePath, "/") {
 		return &Error{"SESSION_COOKIE_PATH", strconv.Quote(c.CookiePath), `want a path starting with "/"`}
@@ -246,6 +279,20 @@ func (c *Config) check(env map[string]string) error {
 	for _, o := range c.CSRFTrustedOrigins {
 		if err := http.NewCrossOriginProtection().AddTrustedOrigin(o); err != nil {
 			return &Error{"CSRF_TRUSTED_ORIGINS", strconv.Quote(o), "want comma-separated origins of the form scheme://host[:port], e.g. https://app.example.com"}
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return &Error{"TRUSTED_PROXIES", strconv.Quote(p), "want comma-separated IP addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1"}
+			}
+		}
+	}
+	if c.RedisCAFile != "" {
+		pem, err := os.ReadFile(c.RedisCAFile)
+		c.RedisCAs = x509.NewCertPool()
+		if err != nil || !c.RedisCAs.AppendCertsFromPEM(pem) {
+			return &Error{"SESSION_REDIS_CA_FILE", strconv.Quote(c.RedisCAFile), "want a readable PEM file of CA certificates"}
 		}
 	}
 	if c.FileDir == "" {

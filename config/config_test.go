@@ -26,6 +26,8 @@ func TestDefaults(t *testing.T) {
 		"CookieSecure": false, "SameSite": http.SameSiteLaxMode, "GeneratedSecret": true,
 		"FileDir":      "/home/u/.cache/sessionsvc/sessions",
 		"RedisTimeout": 500 * time.Millisecond, "RedisPoolSize": 32, "ShutdownTimeout": 10 * time.Second,
+		"AbsoluteLifetime": time.Duration(0), "RenewGrace": 5 * time.Second, "HashIDs": false,
+		"MaxSize": 4096, "RedisCAFile": "", "TrustedProxies": []string(nil), "CSRFTrustedOrigins": []string(nil),
 	}
 	v := reflect.ValueOf(c)
 	for field, w := range want {
@@ -57,6 +59,14 @@ func TestValues(t *testing.T) {
 		{"GIN_MODE=release\x00SECRET_KEY=" + strongKey, "CookieSecure", true},
 		{"GIN_MODE=release\x00SECRET_KEY=" + strongKey + "\x00SESSION_COOKIE_SECURE=false", "CookieSecure", false},
 		{"SESSION_REDIS=redis://:pw@h:7/2", "RedisURL.DB", 2},
+		{"SESSION_ABSOLUTE_LIFETIME=12h", "AbsoluteLifetime", 12 * time.Hour},
+		{"SESSION_ABSOLUTE_LIFETIME=0", "AbsoluteLifetime", time.Duration(0)},
+		{"SESSION_RENEW_GRACE=2", "RenewGrace", 2 * time.Second},
+		{"SESSION_HASH_IDS=true", "HashIDs", true},
+		{"SESSION_MAX_SIZE=8192", "MaxSize", 8192},
+		{"TRUSTED_PROXIES=10.0.0.0/8, 127.0.0.1", "TrustedProxies", []string{"10.0.0.0/8", "127.0.0.1"}},
+		{"CSRF_TRUSTED_ORIGINS=https://a.example", "CSRFTrustedOrigins", []string{"https://a.example"}},
+		{"SESSION_COOKIE_NAME=__Host-session\x00SESSION_COOKIE_SECURE=true", "CookieName", "__Host-session"},
 	} {
 		c, err := Load(strings.Split(tc.env, "\x00"))
 		if err != nil {
@@ -104,6 +114,17 @@ func TestErrors(t *testing.T) {
 		{"GIN_MODE=release\x00SECRET_KEY=change-me-to-a-long-random-string-please", `SECRET_KEY=(hidden, 40 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
 		{"GIN_MODE=release\x00SECRET_KEY=" + strings.Repeat("ab", 20), `SECRET_KEY=(hidden, 40 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
 		{release + "SECRET_KEY_FALLBACKS=" + strongKey + ",short", `SECRET_KEY_FALLBACKS=(hidden, 2 keys): every key must be at least 32 bytes and not a placeholder when GIN_MODE=release`},
+		{"SESSION_ABSOLUTE_LIFETIME=-1h", `SESSION_ABSOLUTE_LIFETIME="-1h": want 0 (off) or a duration: whole seconds (3600) or a Go duration (12h, 90m)`},
+		{"SESSION_RENEW_GRACE=0", `SESSION_RENEW_GRACE="0": want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)`},
+		{"SESSION_HASH_IDS=sure", `SESSION_HASH_IDS="sure": accepted values are true or false`},
+		{"SESSION_MAX_SIZE=4k", `SESSION_MAX_SIZE="4k": want a whole number of at least 1`},
+		{"SESSION_REDIS_CA_FILE=/nonexistent.pem", `SESSION_REDIS_CA_FILE="/nonexistent.pem": want a readable PEM file of CA certificates`},
+		{"TRUSTED_PROXIES=10.0.0.0/8,proxy.internal", `TRUSTED_PROXIES="proxy.internal": want comma-separated IP addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1`},
+		{"CSRF_TRUSTED_ORIGINS=partner.example", `CSRF_TRUSTED_ORIGINS="partner.example": want comma-separated origins of the form scheme://host[:port], e.g. https://app.example.com`},
+		{"SESSION_COOKIE_HTTPONLY=false", `SESSION_COOKIE_HTTPONLY="false": session cookies are always HttpOnly (no script needs them); accepted value: true`},
+		{"SESSION_COOKIE_NAME=__Host-s", `SESSION_COOKIE_NAME="__Host-s": a __Host- cookie needs SESSION_COOKIE_SECURE=true, SESSION_COOKIE_PATH=/ and no SESSION_COOKIE_DOMAIN`},
+		{"SESSION_COOKIE_NAME=__Host-s\x00SESSION_COOKIE_SECURE=true\x00SESSION_COOKIE_DOMAIN=example.com", `SESSION_COOKIE_NAME="__Host-s": a __Host- cookie needs SESSION_COOKIE_SECURE=true, SESSION_COOKIE_PATH=/ and no SESSION_COOKIE_DOMAIN`},
+		{"SESSION_COOKIE_NAME=__Secure-s", `SESSION_COOKIE_NAME="__Secure-s": a __Secure- cookie needs SESSION_COOKIE_SECURE=true`},
 	} {
 		_, err := Load(strings.Split(tc.env, "\x00"))
 		var cerr *Error

@@ -45,7 +45,13 @@ func (s *server) handleSetEmail(c *gin.Context) {
 	if !ok {
 		return
 	}
-	sess.Set("email", email)
+	// A new email is the tutorial's login: the session gets a new ID, so an
+	// ID planted or seen before cannot follow the visitor in. The same email
+	// again changes nothing and writes nothing.
+	if old, _ := sess.Get("email").(string); old != email {
+		sessionstore.Renew(sess)
+		sess.Set("email", email)
+	}
 	if !s.save(c, sess) {
 		return
 	}
@@ -112,7 +118,7 @@ func (s *server) session(c *gin.Context) (sessions.Session, bool) {
 		s.unavailable(c, err)
 		return nil, false
 	}
-	c.Set(sessionLogKey, s.sessionLogID(sess.ID()))
+	c.Set(sessionLogKey, sessionLogID(s.LogKey, sess.ID()))
 	return sess, true
 }
 
@@ -123,11 +129,11 @@ func (s *server) save(c *gin.Context, sess sessions.Session) bool {
 	switch {
 	case err == nil:
 		if id := sess.ID(); id != "" { // a new or renewed ID; a destroyed session keeps the old one in the log
-			c.Set(sessionLogKey, s.sessionLogID(id))
+			c.Set(sessionLogKey, sessionLogID(s.LogKey, id))
 		}
 		return true
 	case errors.Is(err, sessionstore.ErrTooLarge):
-		s.Logger.WarnContext(c.Request.Context(), "session too large", "error", err, "request_id", c.GetString(requestIDKey))
+		s.Logger.WarnContext(c.Request.Context(), "session too large", "error", err)
 		s.errorPage(c, http.StatusRequestEntityTooLarge, "Too much data", "This session cannot hold that much data. Nothing was saved.")
 	default:
 		s.unavailable(c, err)
@@ -137,7 +143,7 @@ func (s *server) save(c *gin.Context, sess sessions.Session) bool {
 
 // unavailable logs a store failure once and answers 503 with Retry-After.
 func (s *server) unavailable(c *gin.Context, err error) {
-	s.Logger.ErrorContext(c.Request.Context(), "session store unavailable", "store", s.StoreName, "error", err, "request_id", c.GetString(requestIDKey))
+	s.Logger.ErrorContext(c.Request.Context(), "session store unavailable", "store", s.StoreName, "error", err)
 	c.Header("Retry-After", "5")
 	s.errorPage(c, http.StatusServiceUnavailable, "Temporarily unavailable", "Sessions cannot be reached right now. Nothing was lost; please try again in a few seconds.")
 }

@@ -50,7 +50,11 @@ func newTestServer(t *testing.T, kind string) *testServer {
 func newTestServerWith(t *testing.T, kind string, deps Deps) *testServer {
 	t.Helper()
 	ts := &testServer{log: &bytes.Buffer{}}
-	cfg := sessionstore.Config{Lifetime: time.Hour, Permanent: true, Refresh: true, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	logger := slog.New(slog.NewJSONHandler(ts.log, nil))
+	cfg := sessionstore.Config{
+		Lifetime: time.Hour, Permanent: true, Refresh: true, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		MaxSize: 200, Notify: SessionEventLogger(logger, []byte("log key")),
+	}
 	switch kind {
 	case "redis", "redis-private":
 		if kind == "redis" {
@@ -77,7 +81,7 @@ func newTestServerWith(t *testing.T, kind string, deps Deps) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	deps.Logger = slog.New(slog.NewJSONHandler(ts.log, nil))
+	deps.Logger = logger
 	deps.Store = store
 	deps.StoreName = strings.TrimSuffix(kind, "-private")
 	deps.CookieName = "session"
@@ -360,12 +364,16 @@ func TestRequestLog(t *testing.T) {
 	}
 
 	lines := strings.Split(strings.TrimSpace(srv.log.String()), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("%d log lines for 2 requests:\n%s", len(lines), srv.log)
+	if len(lines) != 3 {
+		t.Fatalf("%d log lines, want: session created, 2 requests:\n%s", len(lines), srv.log)
 	}
-	var last map[string]any
-	if err := json.Unmarshal([]byte(lines[1]), &last); err != nil {
+	var created, last map[string]any
+	json.Unmarshal([]byte(lines[0]), &created)
+	if err := json.Unmarshal([]byte(lines[2]), &last); err != nil {
 		t.Fatal(err)
+	}
+	if created["msg"] != "session created" || created["session"] != last["session"] || created["request_id"] == nil {
+		t.Errorf("creation logged as %v", created)
 	}
 	for k, want := range map[string]any{"msg": "request", "method": "GET", "route": "/get_email", "status": 200.0, "request_id": "abc-123"} {
 		if last[k] != want {
@@ -439,4 +447,60 @@ func TestDeleteSession(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	old.http.Jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: id}})
 	wantPage(t, old.get("/get_email"), 200, prompt)
+}
+
+func TestSettingTheEmailRenewsTheID(t *testing.T) {
+	srv := newTestServer(t, "redis")
+	b := newBrowser(t, srv.URL)
+	b.post("/set_email", url.Values{"email_address": {"a@example.com"}})
+	first := b.cookie()
+	b.post("/set_email", url.Values{"email_address": {"b@example.com"}})
+	second := b.cookie()
+	if second == first {
+		t.Fatal("a new email kept the session ID")
+	}
+	wantPage(t, b.get("/get_email"), 200, "Welcome b@example.com!")
+	if p := b.post("/set_email", url.Values{"email_address": {"b@example.com"}}); p.header.Get("Set-Cookie") != "" || b.cookie() != second {
+		t.Error("the same email again renewed the ID")
+	}
+	if !strings.Contains(srv.log.String(), `"msg":"session renewed"`) {
+		t.Errorf("renewal not logged:\n%s", srv.log)
+	}
+	for _, id := range []string{first, second} {
+		if strings.Contains(srv.log.String(), id) {
+			t.Error("a raw session ID is in the log")
+		}
+	}
+}
+
+func TestSecureCookieBehindTrustedProxy(t *testing.T) {
+	srv := newTestServerWith(t, "redis", Deps{TrustedProxies: []string{"127.0.0.1/32"}})
+	untrusted := newTestServerWith(t, "redis", Deps{TrustedProxies: []string{"10.0.0.0/8"}})
+	for _, tc := range []struct {
+		name   string
+		base   string
+		proto  string
+		secure bool
+	}{
+		{"trusted proxy, https", srv.URL, "https", true},
+		{"trusted proxy, http", srv.URL, "http", false},
+		{"untrusted peer claiming https", untrusted.URL, "https", false},
+	} {
+		b := newBrowser(t, tc.base)
+		p := b.doWith("POST", "/set_email", url.Values{"email_address": {"a@example.com"}}, http.Header{"X-Forwarded-Proto": {tc.proto}})
+		res := http.Response{Header: p.header}
+		if len(res.Cookies()) != 1 || res.Cookies()[0].Secure != tc.secure {
+			t.Errorf("%s: cookies %v, want Secure=%v", tc.name, res.Cookies(), tc.secure)
+		}
+	}
+}
+
+func TestOversizedSessionIsRefused(t *testing.T) {
+	srv := newTestServer(t, "redis") // sessions of at most 200 bytes
+	b := newBrowser(t, srv.URL)
+	p := b.post("/set_email", url.Values{"email_address": {strings.Repeat("a", 190) + "@example.com"}})
+	wantPage(t, p, http.StatusRequestEntityTooLarge, "Nothing was saved.")
+	if b.cookie() != "" || len(srv.redis.Keys()) != 0 {
+		t.Error("something was stored")
+	}
 }

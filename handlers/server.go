@@ -5,21 +5,19 @@ package handlers
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
+	"strings"
 	"sync"
-	"time"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
+	"github.com/sessionsvc/sessionsvc/sessionstore"
 	"github.com/sessionsvc/sessionsvc/web"
 )
 
@@ -48,9 +46,10 @@ type Deps struct {
 
 type server struct {
 	Deps
-	pages map[string]*template.Template
-	bufs  sync.Pool
-	csrf  *http.CrossOriginProtection
+	pages   map[string]*template.Template
+	bufs    sync.Pool
+	csrf    *http.CrossOriginProtection
+	proxies []netip.Prefix // TrustedProxies, parsed
 }
 
 // NewServer returns the service's HTTP handler.
@@ -60,11 +59,23 @@ func NewServer(deps Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
 	s := &server{Deps: deps, pages: pages, csrf: http.NewCrossOriginProtection()}
+	s.Logger = slog.New(withRequestID(deps.Logger.Handler()))
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	for _, o := range deps.TrustedOrigins {
 		if err := s.csrf.AddTrustedOrigin(o); err != nil {
 			return nil, err
 		}
+	}
+	for _, p := range deps.TrustedProxies {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return nil, fmt.Errorf("trusted proxy %q: %w", p, err)
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		s.proxies = append(s.proxies, prefix)
 	}
 
 	r := gin.New()
@@ -72,79 +83,9 @@ func NewServer(deps Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
 	r.HandleMethodNotAllowed = true
-	r.Use(s.logRequests, s.recoverPanics, securityHeaders, s.refuseCrossOrigin)
+	r.Use(s.logRequests, s.recoverPanics, securityHeaders, s.refuseCrossOrigin, s.markHTTPS)
 	addRoutes(r, s)
 	return r, nil
-}
-
-// requestIDKey and sessionLogKey are gin context keys for the request log.
-const (
-	requestIDKey  = "request_id"
-	sessionLogKey = "session"
-)
-
-// logRequests writes one log line per request, after it is served. Session
-// IDs appear only as a keyed hash (see sessionLogID).
-func (s *server) logRequests(c *gin.Context) {
-	start := time.Now()
-	id := c.GetHeader("X-Request-ID")
-	if !validRequestID(id) {
-		var b [8]byte
-		rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
-	}
-	c.Set(requestIDKey, id)
-	c.Header("X-Request-ID", id)
-
-	c.Next()
-
-	route := c.FullPath()
-	if route == "" {
-		route = "(none)"
-	}
-	status := c.Writer.Status()
-	attrs := []slog.Attr{
-		slog.String("method", c.Request.Method),
-		slog.String("route", route),
-		slog.Int("status", status),
-		slog.Int("bytes", max(c.Writer.Size(), 0)),
-		slog.Duration("duration", time.Since(start)),
-		slog.String("request_id", id),
-	}
-	if sid := c.GetString(sessionLogKey); sid != "" {
-		attrs = append(attrs, slog.String("session", sid))
-	}
-	level := slog.LevelInfo
-	if status >= 500 {
-		level = slog.LevelError
-	}
-	s.Logger.LogAttrs(c.Request.Context(), level, "request", attrs...)
-}
-
-// validRequestID accepts 1 to 64 characters of [A-Za-z0-9._-], so a client's
-// X-Request-ID cannot inject anything into logs or headers.
-func validRequestID(id string) bool {
-	if len(id) == 0 || len(id) > 64 {
-		return false
-	}
-	for _, r := range id {
-		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// sessionLogID is what logs show for a session ID: the first 12 hex digits
-// of its HMAC under LogKey. Stable across replicas sharing a secret, useless
-// as a cookie.
-func (s *server) sessionLogID(id string) string {
-	if id == "" {
-		return ""
-	}
-	m := hmac.New(sha256.New, s.LogKey)
-	m.Write([]byte(id))
-	return hex.EncodeToString(m.Sum(nil)[:6])
 }
 
 // recoverPanics turns a panic into a logged error and a plain 500 page, the
@@ -158,7 +99,7 @@ func (s *server) recoverPanics(c *gin.Context) {
 		if err == http.ErrAbortHandler {
 			panic(err)
 		}
-		s.Logger.ErrorContext(c.Request.Context(), "panic", "error", fmt.Sprint(err), "stack", string(debug.Stack()), "request_id", c.GetString(requestIDKey))
+		s.Logger.ErrorContext(c.Request.Context(), "panic", "error", fmt.Sprint(err), "stack", string(debug.Stack()))
 		if !c.Writer.Written() {
 			s.errorPage(c, http.StatusInternalServerError, "Something went wrong", "The server hit an unexpected error. Please try again.")
 		}
@@ -204,6 +145,28 @@ func (s *server) refuseCrossSiteGET(c *gin.Context) {
 func (s *server) forbidCrossSite(c *gin.Context) {
 	s.errorPage(c, http.StatusForbidden, "Request refused", "This request came from another site, so nothing was changed.")
 	c.Abort()
+}
+
+// markHTTPS marks requests that reached a trusted proxy over HTTPS
+// (X-Forwarded-Proto: https), so that their session cookies are Secure.
+func (s *server) markHTTPS(c *gin.Context) {
+	if c.Request.TLS == nil && strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https") && s.fromTrustedProxy(c.Request) {
+		c.Request = c.Request.WithContext(sessionstore.WithHTTPS(c.Request.Context()))
+	}
+	c.Next()
+}
+
+func (s *server) fromTrustedProxy(r *http.Request) bool {
+	addr, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	for _, p := range s.proxies {
+		if p.Contains(addr.Addr().Unmap()) {
+			return true
+		}
+	}
+	return false
 }
 
 // render writes a page. It renders into a buffer first, so a template error

@@ -103,14 +103,32 @@ func (s *Signer) Verify(name, signed string) (value string, ok, stale bool) {
 // store's size limit. Nothing is written.
 var ErrTooLarge = errors.New("session too large")
 
-// encodeValues serializes session values as a JSON object with sorted keys,
-// so that equal values always give equal bytes. Keys must be strings; values
-// anything encoding/json accepts. The store's own bookkeeping is skipped.
-func encodeValues(values map[any]any) ([]byte, error) {
-	m := make(map[string]any, len(values))
+// Keys of the store's own fields in a session's data. Names starting with
+// "__" are reserved: handlers cannot store them.
+const (
+	createdField   = "__created"    // unix seconds, kept with an absolute lifetime
+	renewedToField = "__renewed_to" // a renewed session's old record: the sealed new ID
+)
+
+// meta is the store's own part of a session's data.
+type meta struct {
+	created   int64
+	renewedTo string
+}
+
+// encodeData serializes session values, plus the creation time when
+// created > 0, as a JSON object with sorted keys, so that equal sessions
+// always give equal bytes. It returns nil for a session with no values.
+// Keys must be strings; values anything encoding/json accepts. The store's
+// bookkeeping (stateKey) is skipped.
+func encodeData(values map[any]any, created int64) ([]byte, error) {
+	m := make(map[string]any, len(values)+1)
 	for k, v := range values {
 		switch k := k.(type) {
 		case string:
+			if strings.HasPrefix(k, "__") {
+				return nil, fmt.Errorf("session key %q: names starting with __ are reserved", k)
+			}
 			m[k] = v
 		case stateKey:
 		default:
@@ -120,20 +138,65 @@ func encodeValues(values map[any]any) ([]byte, error) {
 	if len(m) == 0 {
 		return nil, nil
 	}
+	if created > 0 {
+		m[createdField] = created
+	}
 	return json.Marshal(m)
 }
 
-// decodeValues parses what encodeValues made. Numbers come back as
-// json.Number, so that decoding and encoding again gives the same bytes.
-func decodeValues(data []byte, values map[any]any) error {
+// decodeData parses what encodeData or forwardData made into values and
+// the store's meta. Numbers come back as json.Number, so that decoding and
+// encoding again gives the same bytes.
+func decodeData(data []byte, values map[any]any) (meta, error) {
 	var m map[string]any
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	if err := d.Decode(&m); err != nil {
-		return fmt.Errorf("decode session: %w", err)
+		return meta{}, fmt.Errorf("decode session: %w", err)
 	}
+	var md meta
 	for k, v := range m {
-		values[k] = v
+		switch k {
+		case createdField:
+			n, _ := v.(json.Number)
+			md.created, _ = n.Int64()
+		case renewedToField:
+			md.renewedTo, _ = v.(string)
+		default:
+			values[k] = v
+		}
 	}
-	return nil
+	return md, nil
+}
+
+// forwardData is what a renewed session's old key holds during the grace
+// period: the new ID, sealed with the old one so that a copy of the backend
+// (which, with hashed keys, does not hold the old ID) cannot read it.
+func forwardData(oldID, newID string) []byte {
+	data, _ := json.Marshal(map[string]string{renewedToField: sealID(oldID, newID)})
+	return data
+}
+
+// sealID XORs the bytes of id with a pad derived from key; unsealID undoes
+// it, returning "" when sealed is malformed.
+func sealID(key, id string) string {
+	b, _ := base64.RawURLEncoding.DecodeString(id)
+	return base64.RawURLEncoding.EncodeToString(xorPad(key, b))
+}
+
+func unsealID(key, sealed string) string {
+	b, err := strictBase64.DecodeString(sealed)
+	if err != nil || len(b) != idBytes {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString(xorPad(key, b))
+}
+
+func xorPad(key string, b []byte) []byte {
+	pad := sha256.Sum256([]byte("renewed session\x00" + key))
+	out := make([]byte, len(b))
+	for i := range b {
+		out[i] = b[i] ^ pad[i%len(pad)]
+	}
+	return out
 }

@@ -35,11 +35,11 @@ func NewDir(path string) (*Dir, error) {
 	return d, nil
 }
 
-func (d *Dir) file(id string) string { return filepath.Join(d.path, id) }
+func (d *Dir) file(key string) string { return filepath.Join(d.path, key) }
 
 // Load implements Backend.
-func (d *Dir) Load(_ context.Context, id string, refresh time.Duration) ([]byte, bool, error) {
-	name := d.file(id)
+func (d *Dir) Load(_ context.Context, key string, refresh time.Duration) ([]byte, bool, error) {
+	name := d.file(key)
 	fi, err := os.Stat(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
@@ -67,36 +67,44 @@ func (d *Dir) Load(_ context.Context, id string, refresh time.Duration) ([]byte,
 	return data, true, nil
 }
 
-// Save implements Backend. The file is written under a temporary name and
-// renamed into place, so readers never see half a session.
-func (d *Dir) Save(_ context.Context, id string, data []byte, ttl time.Duration) error {
+// Write implements Backend, one record after the other. Each file is
+// written under a temporary name and renamed into place, so readers never see
+// half a session.
+func (d *Dir) Write(_ context.Context, recs ...Record) error {
+	for _, r := range recs {
+		if err := d.write(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Dir) write(r Record) error {
+	if r.Data == nil {
+		if err := os.Remove(d.file(r.Key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
 	f, err := os.CreateTemp(d.path, ".tmp-")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	_, err = f.Write(data)
+	_, err = f.Write(r.Data)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chtimes(tmp, time.Time{}, time.Now().Add(ttl))
+		err = os.Chtimes(tmp, time.Time{}, time.Now().Add(r.TTL))
 	}
 	if err == nil {
-		err = os.Rename(tmp, d.file(id))
+		err = os.Rename(tmp, d.file(r.Key))
 	}
 	if err != nil {
 		os.Remove(tmp)
 	}
 	return err
-}
-
-// Delete implements Backend.
-func (d *Dir) Delete(_ context.Context, id string) error {
-	if err := os.Remove(d.file(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
 }
 
 // Ping implements Backend: the directory must still exist.

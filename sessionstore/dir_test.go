@@ -17,7 +17,7 @@ func TestDirFilesAndExpiry(t *testing.T) {
 	defer d.Close()
 	ctx := t.Context()
 	id := NewID()
-	if err := d.Save(ctx, id, []byte(`{"email":"a@example.com"}`), time.Hour); err != nil {
+	if err := d.Write(ctx, Record{id, []byte(`{"email":"a@example.com"}`), time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	name := filepath.Join(dir, id)
@@ -43,7 +43,7 @@ func TestDirFilesAndExpiry(t *testing.T) {
 	if _, err := os.Stat(name); !os.IsNotExist(err) {
 		t.Error("expired file not removed")
 	}
-	if err := d.Delete(ctx, id); err != nil {
+	if err := d.Write(ctx, Record{Key: id}); err != nil {
 		t.Errorf("Delete of a missing session: %v", err)
 	}
 }
@@ -56,8 +56,7 @@ func TestDirSweep(t *testing.T) {
 	}
 	defer d.Close()
 	live, dead := NewID(), NewID()
-	d.Save(t.Context(), live, []byte(`{}`), time.Hour)
-	d.Save(t.Context(), dead, []byte(`{}`), time.Hour)
+	d.Write(t.Context(), Record{live, []byte(`{}`), time.Hour}, Record{dead, []byte(`{}`), time.Hour})
 	os.Chtimes(filepath.Join(dir, dead), time.Time{}, time.Now().Add(-time.Second))
 	os.WriteFile(filepath.Join(dir, ".tmp-new"), nil, 0o600) // a write in progress
 	os.WriteFile(filepath.Join(dir, ".tmp-old"), nil, 0o600)

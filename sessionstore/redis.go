@@ -153,8 +153,8 @@ func (b *Redis) do(ctx context.Context, fn func(c redis.Conn, timeout time.Durat
 }
 
 // Load implements Backend with one GET, or GETEX when refreshing.
-func (b *Redis) Load(ctx context.Context, id string, refresh time.Duration) (data []byte, found bool, err error) {
-	key := b.prefix + id
+func (b *Redis) Load(ctx context.Context, key string, refresh time.Duration) (data []byte, found bool, err error) {
+	key = b.prefix + key
 	err = b.do(ctx, func(c redis.Conn, timeout time.Duration) (err error) {
 		if refresh > 0 {
 			data, err = redis.Bytes(redis.DoWithTimeout(c, timeout, "GETEX", key, "PX", refresh.Milliseconds()))
@@ -169,20 +169,36 @@ func (b *Redis) Load(ctx context.Context, id string, refresh time.Duration) (dat
 	return data, err == nil, err
 }
 
-// Save implements Backend with one SET ... PX.
-func (b *Redis) Save(ctx context.Context, id string, data []byte, ttl time.Duration) error {
+// Write implements Backend: one SET ... PX (or DEL), or for several records
+// MULTI, the commands, EXEC, sent together in one round trip.
+func (b *Redis) Write(ctx context.Context, recs ...Record) error {
 	return b.do(ctx, func(c redis.Conn, timeout time.Duration) error {
-		_, err := redis.DoWithTimeout(c, timeout, "SET", b.prefix+id, data, "PX", ttl.Milliseconds())
+		if len(recs) == 1 {
+			name, args := b.command(recs[0])
+			_, err := redis.DoWithTimeout(c, timeout, name, args...)
+			return err
+		}
+		c.Send("MULTI")
+		for _, r := range recs {
+			name, args := b.command(r)
+			c.Send(name, args...)
+		}
+		replies, err := redis.Values(redis.DoWithTimeout(c, timeout, "EXEC"))
+		for _, r := range replies {
+			if e, ok := r.(redis.Error); ok && err == nil {
+				err = e
+			}
+		}
 		return err
 	})
 }
 
-// Delete implements Backend with one DEL.
-func (b *Redis) Delete(ctx context.Context, id string) error {
-	return b.do(ctx, func(c redis.Conn, timeout time.Duration) error {
-		_, err := redis.DoWithTimeout(c, timeout, "DEL", b.prefix+id)
-		return err
-	})
+// command is the Redis command that applies r.
+func (b *Redis) command(r Record) (string, []any) {
+	if r.Data == nil {
+		return "DEL", []any{b.prefix + r.Key}
+	}
+	return "SET", []any{b.prefix + r.Key, r.Data, "PX", max(r.TTL.Milliseconds(), 1)}
 }
 
 // Ping implements Backend.

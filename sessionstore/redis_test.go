@@ -286,3 +286,80 @@ func TestRedisSignedCookie(t *testing.T) {
 	bare := &client{t: t, base: app.URL, cookie: id}
 	bare.want("GET", "/get", 200, "")
 }
+
+func TestRedisRenewalIsOneRoundTrip(t *testing.T) {
+	srv := redistest.Start(t) // counts commands
+	var events []string
+	app := newApp(t, redisStore(t, srv, func(c *sessionstore.Config) {
+		c.RenewGrace = 3 * time.Second
+		c.Notify = func(_ context.Context, e sessionstore.Event, id, old string) {
+			events = append(events, string(e)+":"+id+":"+old)
+		}
+	}))
+	c := &client{t: t, base: app.URL}
+	c.do("POST", "/other?v=x")
+	oldID := c.cookie
+	commands(t, srv)
+	newID := c.do("POST", "/login?v=a@example.com").body
+	if got, want := commands(t, srv), map[string]int{"GET": 1, "MULTI": 1, "SET": 2, "EXEC": 1}; !maps.Equal(got, want) {
+		t.Errorf("renewal sent %v, want %v", got, want)
+	}
+	if got, _ := redis.String(srv.Do("GET", srv.Prefix+newID), nil); got != `{"email":"a@example.com","other":"x"}` {
+		t.Errorf("new key holds %s", got)
+	}
+	forward, _ := redis.String(srv.Do("GET", srv.Prefix+oldID), nil)
+	if !strings.HasPrefix(forward, `{"__renewed_to":"`) || strings.Contains(forward, newID) {
+		t.Errorf("old key holds %s, want the new ID sealed", forward)
+	}
+	if ttl, _ := redis.Int(srv.Do("PTTL", srv.Prefix+oldID), nil); ttl <= 0 || ttl > 3000 {
+		t.Errorf("old key PTTL = %d, want within the 3s grace", ttl)
+	}
+	want := []string{"created:" + oldID + ":", "renewed:" + newID + ":" + oldID}
+	if !slices.Equal(events, want) {
+		t.Errorf("events %q, want %q", events, want)
+	}
+}
+
+func TestRedisHashedIDs(t *testing.T) {
+	srv := redistest.New(t)
+	store := redisStore(t, srv, func(c *sessionstore.Config) { c.HashIDs = true })
+	app := newApp(t, store)
+	c := &client{t: t, base: app.URL}
+	id := c.do("POST", "/set?v=a@example.com").body
+	keys := srv.Keys()
+	if len(keys) != 1 || keys[0] != srv.Prefix+store.Key(id) || strings.Contains(keys[0], id) || len(store.Key(id)) != 36 {
+		t.Fatalf("keys = %q for ID %q, want prefix + a 36-character hash", keys, id)
+	}
+	c.want("GET", "/get", 200, "a@example.com")
+	// The key alone is no cookie.
+	stolen := &client{t: t, base: app.URL, cookie: strings.TrimPrefix(keys[0], srv.Prefix)}
+	stolen.want("GET", "/get", 200, "")
+
+	newID := c.do("POST", "/login?v=b@example.com").body
+	forward, _ := redis.String(srv.Do("GET", srv.Prefix+store.Key(id)), nil)
+	if strings.Contains(forward, newID) || strings.Contains(forward, store.Key(newID)) {
+		t.Errorf("the renewed session's old key reveals the new one: %s", forward)
+	}
+	late := &client{t: t, base: app.URL, cookie: id}
+	late.want("GET", "/get", 200, "b@example.com")
+}
+
+func TestRedisAbsoluteLifetimeCapsTTLs(t *testing.T) {
+	srv := redistest.New(t)
+	app := newApp(t, redisStore(t, srv, func(c *sessionstore.Config) { c.AbsoluteLifetime = 10 * time.Second }))
+	c := &client{t: t, base: app.URL}
+	id := c.do("POST", "/set?v=a@example.com").body
+	if ttl, _ := redis.Int(srv.Do("PTTL", srv.Prefix+id), nil); ttl > 10_000 || ttl < 8_000 {
+		t.Errorf("PTTL = %d, want the absolute lifetime (10s), not the idle one (100s)", ttl)
+	}
+	created, _ := redis.String(srv.Do("GET", srv.Prefix+id), nil)
+	if !strings.Contains(created, `"__created":`) {
+		t.Errorf("value %s lacks the creation time", created)
+	}
+	// A refresh (due after 1s: 1/100 of 100s) must not push it past the end.
+	time.Sleep(1100 * time.Millisecond)
+	c.want("GET", "/get", 200, "a@example.com")
+	if ttl, _ := redis.Int(srv.Do("PTTL", srv.Prefix+id), nil); ttl > 10_000 {
+		t.Errorf("after a refresh PTTL = %d, want <= 10s", ttl)
+	}
+}

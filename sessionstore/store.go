@@ -1,23 +1,26 @@
 // Package sessionstore keeps sessions for github.com/gin-contrib/sessions:
 // on the server in Redis or in a directory, or client-side in a signed
-// cookie. Handlers use the gin-contrib Session API; this package adds the
-// few things that API lacks (load errors, cookie refresh) as functions on a
-// sessions.Session.
+// cookie. Handlers use the gin-contrib Session API; this package adds what
+// that API lacks (load errors, cookie refresh, ID renewal, destruction) as
+// functions on a sessions.Session.
 //
-// Server-side sessions follow the OWASP rules the stock backends miss: IDs
-// are 256 random bits; an ID the backend does not know is never adopted; a
-// visitor who stores nothing gets no cookie and no record; a request that
-// only reads costs one backend call.
+// Server-side sessions follow the OWASP session rules: IDs are 256 random
+// bits; an ID the backend does not know is never adopted; the ID can be
+// renewed on a privilege change without losing data; idle and absolute
+// timeouts are enforced on the server; a visitor who stores nothing gets no
+// cookie and no record; a request that only reads costs one backend call.
 package sessionstore
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,21 +28,28 @@ import (
 	gsessions "github.com/gorilla/sessions"
 )
 
-// Backend keeps encoded sessions on the server. Implementations are safe for
-// concurrent use.
+// Backend keeps encoded sessions on the server under keys the Store chooses
+// (the session ID, or its hash). Implementations are safe for concurrent use.
 type Backend interface {
-	// Load returns the record stored under id. found is false, with a nil
+	// Load returns the record stored under key. found is false, with a nil
 	// error, when there is none (never stored, expired or deleted). When
 	// refresh is positive the record's expiry is pushed to refresh from now.
-	Load(ctx context.Context, id string, refresh time.Duration) (data []byte, found bool, err error)
-	// Save stores data under id, to expire after ttl.
-	Save(ctx context.Context, id string, data []byte, ttl time.Duration) error
-	// Delete removes the record under id; a missing record is not an error.
-	Delete(ctx context.Context, id string) error
+	Load(ctx context.Context, key string, refresh time.Duration) (data []byte, found bool, err error)
+	// Write applies the records in order, as one unit where the backend can
+	// (Redis: one MULTI/EXEC in one round trip).
+	Write(ctx context.Context, recs ...Record) error
 	// Ping reports whether the backend answers.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.
 	Close() error
+}
+
+// Record is one write: Data under Key, expiring after TTL. Nil Data deletes
+// the key (a missing key is not an error).
+type Record struct {
+	Key  string
+	Data []byte
+	TTL  time.Duration
 }
 
 // ErrUnavailable wraps every failure of the backend, so that callers can tell
@@ -49,6 +59,18 @@ var ErrUnavailable = errors.New("session store unavailable")
 // maxCookieLen bounds the cookie values the store will look at; browsers keep
 // at most 4096 bytes per cookie anyway.
 const maxCookieLen = 4096
+
+// Event is a change in a session's life, reported to Config.Notify.
+type Event string
+
+// The events. Refused is a cookie that was presented but not accepted
+// (bad signature, unknown or expired ID): its visitor starts afresh.
+const (
+	Created   Event = "created"
+	Renewed   Event = "renewed"
+	Destroyed Event = "destroyed"
+	Refused   Event = "refused"
+)
 
 // Config configures a Store.
 type Config struct {
@@ -61,15 +83,29 @@ type Config struct {
 	// Lifetime is how long a session lives on the server after its last
 	// write (or refresh), and the Max-Age of a permanent cookie.
 	Lifetime time.Duration
-	// Permanent gives the cookie a Max-Age of Lifetime. False makes it a
-	// browser-session cookie (no Max-Age, no Expires); the server copy still
-	// expires after Lifetime.
+	// AbsoluteLifetime, when positive, ends every session that long after it
+	// was created, however active it is. The creation time is kept in the
+	// session's data ("__created", unix seconds) only when this is set.
+	AbsoluteLifetime time.Duration
+	// Permanent gives the cookie a Max-Age of Lifetime (less, near the
+	// absolute end). False makes it a browser-session cookie (no Max-Age, no
+	// Expires); the server copy still expires after Lifetime.
 	Permanent bool
 	// Refresh pushes the server copy's expiry (and a permanent cookie's) back
 	// on reads. To keep reads at one backend call, a session is refreshed at
 	// most once per Lifetime/100 by each process.
 	Refresh bool
+	// RenewGrace is how long the old ID of a renewed session still leads to
+	// it, so that requests already on their way with the old cookie lose
+	// nothing. Zero means 5 seconds.
+	RenewGrace time.Duration
+	// HashIDs keeps sessions under a SHA-256 of their ID (216 bits, 36
+	// characters) instead of the ID itself, so a copy of the backend holds no
+	// usable cookie.
+	HashIDs bool
 	// Path, Domain, Secure, HttpOnly and SameSite are the cookie attributes.
+	// A cookie is also Secure on requests that arrived over HTTPS (see
+	// WithHTTPS).
 	Path     string
 	Domain   string
 	Secure   bool
@@ -80,6 +116,9 @@ type Config struct {
 	MaxSize int
 	// Timeout bounds each backend call. Zero means one second.
 	Timeout time.Duration
+	// Notify, when set, is told of each Event with the session's ID (for
+	// Renewed, also the old one). It must not block.
+	Notify func(ctx context.Context, e Event, id, oldID string)
 }
 
 // Store is a gin-contrib/sessions Store. Create it with New.
@@ -103,6 +142,12 @@ func New(cfg Config) (*Store, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = time.Second
+	}
+	if cfg.RenewGrace <= 0 {
+		cfg.RenewGrace = 5 * time.Second
+	}
+	if cfg.Notify == nil {
+		cfg.Notify = func(context.Context, Event, string, string) {}
 	}
 	s := &Store{cfg: cfg}
 	if cfg.Refresh && cfg.Backend != nil {
@@ -143,6 +188,16 @@ func (s *Store) Close() error {
 	return s.cfg.Backend.Close()
 }
 
+// Key returns the backend key of session id: the ID itself, or with HashIDs
+// the first 27 bytes of its SHA-256, base64url-encoded.
+func (s *Store) Key(id string) string {
+	if !s.cfg.HashIDs {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(sum[:27])
+}
+
 // stateKey is the Values key of the store's bookkeeping. Being unexported,
 // no caller can collide with it, and encodeValues leaves it out.
 type stateKey struct{}
@@ -150,8 +205,10 @@ type stateKey struct{}
 // state is what the store remembers about a session between load and save.
 type state struct {
 	err       error  // the load failed: the session must not be saved
-	loaded    []byte // the encoded values as loaded, to skip unchanged writes
-	cookieDue bool   // the cookie should be sent again (refreshed, or signed with an old key)
+	loaded    []byte // the encoded data as loaded, to skip unchanged writes
+	created   int64  // unix seconds, with AbsoluteLifetime
+	cookieDue bool   // send the cookie again (refreshed, renewed elsewhere, or signed with an old key)
+	renew     bool   // Renew was called
 	destroy   bool   // Destroy was called
 }
 
@@ -173,78 +230,150 @@ func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	gs.Values[stateKey{}] = st
 
 	c, err := r.Cookie(name)
-	if err != nil || len(c.Value) > maxCookieLen {
-		return gs, nil
-	}
-	value := c.Value
-	if s.cfg.Signer != nil {
-		var ok bool
-		if value, ok, st.cookieDue = s.cfg.Signer.Verify(name, value); !ok {
-			return gs, nil
-		}
-	}
-	if s.cfg.Backend == nil {
-		s.loadCookie(gs, st, value)
-		return gs, nil
-	}
-	if !validID(value) {
-		return gs, nil
-	}
-
-	var refresh time.Duration
-	now := time.Now()
-	if s.refresh != nil && s.refresh.due(value, now) {
-		refresh = s.cfg.Lifetime
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
-	defer cancel()
-	data, found, err := s.cfg.Backend.Load(ctx, value, refresh)
 	if err != nil {
-		st.err = fmt.Errorf("%w: load session: %w", ErrUnavailable, err)
 		return gs, nil
 	}
-	if !found || decodeValues(data, gs.Values) != nil {
-		// Unknown IDs are never adopted, and an undecodable record is as
-		// good as none: the visitor starts afresh under a new ID.
-		return gs, nil
+	if !s.load(r.Context(), gs, st, c.Value) && st.err == nil {
+		clear(gs.Values)
+		gs.Values[stateKey{}] = st
+		st.created, st.cookieDue = 0, false
+		s.cfg.Notify(r.Context(), Refused, "", "")
 	}
-	if refresh > 0 {
-		s.refresh.done(value, now)
-		st.cookieDue = st.cookieDue || s.cfg.Permanent
-	}
-	gs.ID, gs.IsNew, st.loaded = value, false, data
 	return gs, nil
 }
 
-// loadCookie decodes a client-side session: base64url(JSON) "." expiry.
-func (s *Store) loadCookie(gs *gsessions.Session, st *state, value string) {
-	payload, exp, ok := cutLast(value, '.')
-	if !ok {
-		return
+// load fills gs from the cookie value and reports whether it held a live
+// session. On a backend failure it sets st.err.
+func (s *Store) load(ctx context.Context, gs *gsessions.Session, st *state, value string) bool {
+	if len(value) > maxCookieLen {
+		return false
 	}
-	deadline, err := strconv.ParseInt(exp, 10, 64)
-	now := time.Now().Unix()
-	if err != nil || now >= deadline {
-		return
+	if s.cfg.Signer != nil {
+		var ok bool
+		if value, ok, st.cookieDue = s.cfg.Signer.Verify(gs.Name(), value); !ok {
+			return false
+		}
 	}
-	data, err := strictBase64.DecodeString(payload)
-	if err != nil || decodeValues(data, gs.Values) != nil {
-		return
+	if s.cfg.Backend == nil {
+		return s.loadCookie(gs, st, value)
 	}
-	// The deadline inside the cookie is the session's server-enforced expiry;
-	// refreshing means issuing the cookie again, at most once per 1/100 of
-	// the lifetime.
-	lifetime := int64(s.cfg.Lifetime / time.Second)
-	if s.cfg.Refresh && deadline-now < lifetime-lifetime/100 {
+	if !validID(value) {
+		return false
+	}
+
+	id, key := value, s.Key(value)
+	now := time.Now()
+	var refresh time.Duration
+	if s.refresh != nil && s.refresh.due(key, now) {
+		refresh = s.cfg.Lifetime
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	data, found, err := s.cfg.Backend.Load(ctx, key, refresh)
+	if err != nil {
+		st.err = fmt.Errorf("%w: load session: %w", ErrUnavailable, err)
+		return false
+	}
+	if !found {
+		return false // unknown IDs are never adopted
+	}
+	m, err := decodeData(data, gs.Values)
+	if err != nil {
+		return false // an undecodable record is as good as none
+	}
+	if m.renewedTo != "" {
+		// Renewed moments ago, by a request that raced this one: continue
+		// under the new ID, and give this browser its cookie.
+		if id = unsealID(value, m.renewedTo); id == "" {
+			return false
+		}
+		key, refresh = s.Key(id), 0
+		if data, found, err = s.cfg.Backend.Load(ctx, key, 0); err != nil {
+			st.err = fmt.Errorf("%w: load session: %w", ErrUnavailable, err)
+			return false
+		}
+		if !found {
+			return false
+		}
+		if m, err = decodeData(data, gs.Values); err != nil || m.renewedTo != "" {
+			return false
+		}
 		st.cookieDue = true
 	}
-	gs.IsNew, st.loaded = false, data
+	if s.cfg.AbsoluteLifetime > 0 {
+		if m.created == 0 { // stored before the absolute limit was set: it starts now
+			m.created = now.Unix()
+		}
+		if now.Unix() >= m.created+int64(s.cfg.AbsoluteLifetime/time.Second) {
+			return false
+		}
+	}
+	if refresh > 0 {
+		s.refresh.done(key, now)
+		st.cookieDue = st.cookieDue || s.cfg.Permanent
+		if deadline := s.deadline(m.created, now); deadline.Before(now.Add(refresh)) {
+			// The refresh overshot the absolute end: put the record's
+			// expiry back (rare: only near the end, once per refresh).
+			if err := s.cfg.Backend.Write(ctx, Record{key, data, deadline.Sub(now)}); err != nil {
+				st.err = fmt.Errorf("%w: refresh session: %w", ErrUnavailable, err)
+				return false
+			}
+		}
+	}
+	gs.ID, gs.IsNew = id, false
+	st.loaded, st.created = data, m.created
+	return true
+}
+
+// deadline is when a session written now must expire: Lifetime from now,
+// or the absolute end if that comes first.
+func (s *Store) deadline(created int64, now time.Time) time.Time {
+	d := now.Add(s.cfg.Lifetime)
+	if s.cfg.AbsoluteLifetime > 0 {
+		if end := time.Unix(created, 0).Add(s.cfg.AbsoluteLifetime); end.Before(d) {
+			return end
+		}
+	}
+	return d
+}
+
+// loadCookie decodes a client-side session: base64url(JSON) "." expiry.
+func (s *Store) loadCookie(gs *gsessions.Session, st *state, value string) bool {
+	i := strings.LastIndexByte(value, '.')
+	if i < 0 {
+		return false
+	}
+	deadline, err := strconv.ParseInt(value[i+1:], 10, 64)
+	now := time.Now()
+	if err != nil || now.Unix() >= deadline {
+		return false
+	}
+	data, err := strictBase64.DecodeString(value[:i])
+	if err != nil {
+		return false
+	}
+	m, err := decodeData(data, gs.Values)
+	if err != nil || m.renewedTo != "" {
+		return false
+	}
+	if s.cfg.AbsoluteLifetime > 0 && m.created == 0 {
+		m.created = now.Unix()
+	}
+	// The deadline inside the cookie is the session's expiry, enforced here;
+	// a refresh issues the cookie again with a later one, at most once per
+	// 1/100 of the lifetime, never past the absolute end.
+	if s.cfg.Refresh && s.deadline(m.created, now).Unix()-deadline > int64(s.cfg.Lifetime/time.Second)/100 {
+		st.cookieDue = true
+	}
+	gs.IsNew = false
+	st.loaded, st.created = data, m.created
+	return true
 }
 
 // Save writes the session and its cookie. An empty session is deleted (or,
-// when new, never created); MaxAge < 0 in its options destroys it. Unchanged
-// values are not written again. A session whose load failed is never
-// written: Save returns the load error.
+// when new, never created); Destroy or MaxAge < 0 in its options destroys
+// it. Unchanged data is not written again. A session whose load failed is
+// never written: Save returns the load error.
 func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Session) error {
 	st, _ := gs.Values[stateKey{}].(*state)
 	if st == nil { // gin-contrib's Clear removed it; assume nothing
@@ -254,83 +383,143 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 	if st.err != nil {
 		return st.err
 	}
-	data, err := encodeValues(gs.Values)
+	now := time.Now()
+	if gs.IsNew && s.cfg.AbsoluteLifetime > 0 {
+		st.created = now.Unix()
+	}
+	data, err := encodeData(gs.Values, st.created)
 	if err != nil {
 		return err
 	}
-	if st.destroy || gs.Options.MaxAge < 0 || data == nil {
-		return s.destroy(r.Context(), w, gs, st)
+	deadline := s.deadline(st.created, now)
+	if st.destroy || gs.Options.MaxAge < 0 || data == nil || !deadline.After(now) {
+		return s.destroy(r, w, gs, st)
 	}
 	if len(data) > s.cfg.MaxSize {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), s.cfg.MaxSize)
 	}
+	if s.cfg.Permanent && gs.Options.MaxAge > 0 {
+		gs.Options.MaxAge = min(gs.Options.MaxAge, int(deadline.Sub(now)/time.Second))
+	}
 	if s.cfg.Backend == nil {
-		exp := time.Now().Add(s.cfg.Lifetime).Unix()
-		value := base64.RawURLEncoding.EncodeToString(data) + "." + strconv.FormatInt(exp, 10)
-		return s.setCookie(w, gs, value)
+		value := base64.RawURLEncoding.EncodeToString(data) + "." + strconv.FormatInt(deadline.Unix(), 10)
+		if err := s.setCookie(r, w, gs.Name(), value, gs.Options); err != nil {
+			return err
+		}
+		if gs.IsNew {
+			s.cfg.Notify(r.Context(), Created, "", "")
+		}
+		gs.IsNew, st.loaded, st.cookieDue = false, data, false
+		return nil
 	}
 
-	changed := gs.IsNew || !bytes.Equal(data, st.loaded)
+	renew := st.renew && !gs.IsNew
+	changed := gs.IsNew || renew || !bytes.Equal(data, st.loaded)
+	id, oldID := gs.ID, gs.ID
 	if changed {
-		if gs.IsNew {
-			gs.ID = NewID()
+		if gs.IsNew || renew {
+			id = NewID()
+		}
+		recs := []Record{{s.Key(id), data, deadline.Sub(now)}}
+		if renew {
+			// The old key forwards to the new ID for the grace period, in the
+			// same round trip, then dies.
+			recs = append(recs, Record{s.Key(oldID), forwardData(oldID, id), s.cfg.RenewGrace})
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 		defer cancel()
-		if err := s.cfg.Backend.Save(ctx, gs.ID, data, s.cfg.Lifetime); err != nil {
+		if err := s.cfg.Backend.Write(ctx, recs...); err != nil {
 			return fmt.Errorf("%w: save session: %w", ErrUnavailable, err)
 		}
 		if s.refresh != nil {
-			s.refresh.done(gs.ID, time.Now())
+			s.refresh.done(s.Key(id), now)
 		}
 	}
-	// The cookie goes out when it is new, when a permanent one gets a new
-	// expiry, or when it was signed with an old key.
-	sendCookie := gs.IsNew || st.cookieDue || changed && gs.Options.MaxAge > 0
-	gs.IsNew, st.loaded, st.cookieDue = false, data, false
+	// The cookie goes out when the ID is new, when a permanent one gets a new
+	// expiry, or when it is due (refreshed, or signed with an old key).
+	sendCookie := id != oldID || st.cookieDue || changed && gs.Options.MaxAge > 0
+	switch {
+	case gs.IsNew:
+		s.cfg.Notify(r.Context(), Created, id, "")
+	case renew:
+		s.cfg.Notify(r.Context(), Renewed, id, oldID)
+	}
+	gs.ID, gs.IsNew = id, false
+	st.loaded, st.cookieDue, st.renew = data, false, false
 	if !sendCookie {
 		return nil
 	}
-	return s.setCookie(w, gs, gs.ID)
+	return s.setCookie(r, w, gs.Name(), id, gs.Options)
 }
 
 // destroy deletes the server copy (if any), expires the cookie (if one was
 // sent) and leaves gs new and empty.
-func (s *Store) destroy(ctx context.Context, w http.ResponseWriter, gs *gsessions.Session, st *state) error {
+func (s *Store) destroy(r *http.Request, w http.ResponseWriter, gs *gsessions.Session, st *state) error {
 	if !gs.IsNew {
 		if s.cfg.Backend != nil {
-			ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 			defer cancel()
-			if err := s.cfg.Backend.Delete(ctx, gs.ID); err != nil {
+			if err := s.cfg.Backend.Write(ctx, Record{Key: s.Key(gs.ID)}); err != nil {
 				return fmt.Errorf("%w: delete session: %w", ErrUnavailable, err)
 			}
 		}
-		http.SetCookie(w, gsessions.NewCookie(gs.Name(), "", &gsessions.Options{
-			Path: gs.Options.Path, Domain: gs.Options.Domain, MaxAge: -1,
-			Secure: gs.Options.Secure, HttpOnly: gs.Options.HttpOnly, SameSite: gs.Options.SameSite,
-		}))
+		expired := *gs.Options
+		expired.MaxAge = -1
+		if err := s.setCookie(r, w, gs.Name(), "", &expired); err != nil {
+			return err
+		}
+		s.cfg.Notify(r.Context(), Destroyed, gs.ID, "")
 	}
 	clear(gs.Values)
 	gs.Values[stateKey{}] = st
-	gs.ID, gs.IsNew, st.loaded, st.destroy = "", true, nil, false
+	gs.ID, gs.IsNew = "", true
+	*st = state{}
 	return nil
 }
 
-func (s *Store) setCookie(w http.ResponseWriter, gs *gsessions.Session, value string) error {
-	if s.cfg.Signer != nil {
-		value = s.cfg.Signer.Sign(gs.Name(), value)
+// setCookie sends the session cookie with value (signed when the store
+// signs), Secure when configured or when the request came over HTTPS.
+func (s *Store) setCookie(r *http.Request, w http.ResponseWriter, name, value string, opts *gsessions.Options) error {
+	if s.cfg.Signer != nil && value != "" {
+		value = s.cfg.Signer.Sign(name, value)
 	}
 	if len(value) > maxCookieLen {
 		return fmt.Errorf("%w: cookie of %d bytes, limit %d", ErrTooLarge, len(value), maxCookieLen)
 	}
-	http.SetCookie(w, gsessions.NewCookie(gs.Name(), value, gs.Options))
+	c := gsessions.NewCookie(name, value, opts)
+	c.Secure = c.Secure || IsHTTPS(r)
+	http.SetCookie(w, c)
 	return nil
+}
+
+// httpsKey marks a request context whose request arrived over HTTPS through
+// a trusted proxy.
+type httpsKey struct{}
+
+// WithHTTPS marks ctx as belonging to a request that reached a trusted proxy
+// over HTTPS, so that its cookies are Secure. Requests served over TLS
+// directly need no mark.
+func WithHTTPS(ctx context.Context) context.Context {
+	return context.WithValue(ctx, httpsKey{}, true)
+}
+
+// IsHTTPS reports whether r arrived over HTTPS, directly or as marked by
+// WithHTTPS.
+func IsHTTPS(r *http.Request) bool {
+	return r.TLS != nil || r.Context().Value(httpsKey{}) != nil
+}
+
+// stateOf returns the store's bookkeeping for s, or nil when s is not one
+// of this package's sessions.
+func stateOf(s sessions.Session) *state {
+	st, _ := s.Get(stateKey{}).(*state)
+	return st
 }
 
 // Err returns the error that kept the session from loading (wrapping
 // ErrUnavailable), or nil. Handlers check it before trusting an empty session.
 func Err(s sessions.Session) error {
-	if st, ok := s.Get(stateKey{}).(*state); ok {
+	if st := stateOf(s); st != nil {
 		return st.err
 	}
 	return nil
@@ -341,16 +530,26 @@ func Err(s sessions.Session) error {
 // cookie signed with an old key) even if the handler changed nothing. Call
 // it before writing the response body.
 func Save(s sessions.Session) error {
-	if st, ok := s.Get(stateKey{}).(*state); ok && st.cookieDue && st.err == nil {
+	if st := stateOf(s); st != nil && st.cookieDue && st.err == nil {
 		s.Set(stateKey{}, st) // marks the session written, so s.Save() runs
 	}
 	return s.Save()
 }
 
+// Renew gives s a new ID when it is saved, keeping its data: call it on a
+// privilege change such as a login. The old ID leads to the new session for
+// Config.RenewGrace, then dies. A new session gets a fresh ID anyway.
+func Renew(s sessions.Session) {
+	if st := stateOf(s); st != nil {
+		st.renew = true
+		s.Set(stateKey{}, st) // marks the session written
+	}
+}
+
 // Destroy ends s: its values are dropped, the server copy is deleted and
 // the cookie expired when s is saved (sessionstore.Save or s.Save()).
 func Destroy(s sessions.Session) {
-	if st, ok := s.Get(stateKey{}).(*state); ok {
+	if st := stateOf(s); st != nil {
 		st.destroy = true
 		s.Set(stateKey{}, st) // marks the session written
 	}
@@ -361,7 +560,7 @@ func Destroy(s sessions.Session) {
 type refreshMemo struct {
 	interval time.Duration
 	mu       sync.Mutex
-	last     map[string]int64 // session ID -> unix nanoseconds
+	last     map[string]int64 // backend key -> unix nanoseconds
 }
 
 // refreshMemoMax bounds the memo; when full it starts over, which costs at
@@ -372,27 +571,18 @@ func newRefreshMemo(interval time.Duration) *refreshMemo {
 	return &refreshMemo{interval: interval, last: make(map[string]int64)}
 }
 
-func (m *refreshMemo) due(id string, now time.Time) bool {
+func (m *refreshMemo) due(key string, now time.Time) bool {
 	m.mu.Lock()
-	t, ok := m.last[id]
+	t, ok := m.last[key]
 	m.mu.Unlock()
 	return !ok || now.UnixNano()-t >= int64(m.interval)
 }
 
-func (m *refreshMemo) done(id string, now time.Time) {
+func (m *refreshMemo) done(key string, now time.Time) {
 	m.mu.Lock()
 	if len(m.last) >= refreshMemoMax {
 		clear(m.last)
 	}
-	m.last[id] = now.UnixNano()
+	m.last[key] = now.UnixNano()
 	m.mu.Unlock()
-}
-
-func cutLast(s string, sep byte) (before, after string, ok bool) {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == sep {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }

@@ -64,6 +64,29 @@ func newApp(t *testing.T, store *sessionstore.Store) *httptest.Server {
 			}
 		}
 	})
+	r.POST("/login", func(c *gin.Context) {
+		if s, ok := load(c); ok {
+			sessionstore.Renew(s)
+			s.Set("email", c.Query("v"))
+			if save(c, s) {
+				c.String(http.StatusOK, s.ID())
+			}
+		}
+	})
+	r.POST("/other", func(c *gin.Context) {
+		if s, ok := load(c); ok {
+			s.Set("other", c.Query("v"))
+			if save(c, s) {
+				c.String(http.StatusOK, "ok")
+			}
+		}
+	})
+	r.GET("/other", func(c *gin.Context) {
+		if s, ok := load(c); ok && save(c, s) {
+			v, _ := s.Get("other").(string)
+			c.String(http.StatusOK, v)
+		}
+	})
 	r.POST("/delete", func(c *gin.Context) {
 		if s, ok := load(c); ok {
 			s.Delete("email")
@@ -328,6 +351,50 @@ func TestSuite(t *testing.T) {
 				c.do("POST", "/set?v=a@example.com")
 				c.want("POST", "/set?v="+strings.Repeat("x", 100), 413, "too large")
 				c.want("GET", "/get", 200, "a@example.com")
+			})
+			t.Run("renewal keeps the data and retires the old ID", func(t *testing.T) {
+				srv := newApp(t, k.store(t, func(c *sessionstore.Config) { c.RenewGrace = 500 * time.Millisecond }))
+				c := &client{t: t, base: srv.URL}
+				c.do("POST", "/other?v=kept")
+				before := c.cookie
+				r := c.do("POST", "/login?v=a@example.com")
+				if r.status != 200 || r.setCookie == nil || c.cookie == before {
+					t.Fatal("login did not issue a new cookie")
+				}
+				c.want("GET", "/other", 200, "kept")
+				c.want("GET", "/get", 200, "a@example.com")
+				if k.backend == nil {
+					return // a cookie session has no ID to renew
+				}
+				// Within the grace period a request with the old cookie still
+				// finds the session, and is handed the new cookie.
+				late := &client{t: t, base: srv.URL, cookie: before}
+				if r := late.want("GET", "/get", 200, "a@example.com"); r.setCookie == nil || late.cookie != c.cookie {
+					t.Errorf("old cookie within grace: Set-Cookie %v, want the new cookie", r.setCookie)
+				}
+				time.Sleep(600 * time.Millisecond)
+				late = &client{t: t, base: srv.URL, cookie: before}
+				late.want("GET", "/get", 200, "")
+				c.want("GET", "/get", 200, "a@example.com")
+			})
+			t.Run("absolute lifetime", func(t *testing.T) {
+				// The creation time is kept in whole seconds, so a session
+				// ends up to a second early: between 2s and 3s here.
+				srv := newApp(t, k.store(t, func(c *sessionstore.Config) {
+					c.AbsoluteLifetime = 3 * time.Second
+				}))
+				c := &client{t: t, base: srv.URL}
+				start := time.Now()
+				r := c.do("POST", "/set?v=a@example.com")
+				if r.setCookie == nil || r.setCookie.MaxAge > 3 || r.setCookie.MaxAge < 2 {
+					t.Fatalf("cookie %v, want Max-Age within the absolute lifetime", r.setCookie)
+				}
+				for time.Since(start) < 1500*time.Millisecond {
+					c.want("GET", "/get", 200, "a@example.com") // busy, yet...
+					time.Sleep(250 * time.Millisecond)
+				}
+				time.Sleep(time.Until(start.Add(3100 * time.Millisecond)))
+				c.want("GET", "/get", 200, "") // ...over
 			})
 			if k.signed {
 				t.Run("key rotation", func(t *testing.T) {

@@ -1,0 +1,130 @@
+package handlers
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sessionsvc/sessionsvc/sessionstore"
+)
+
+// sessionLogKey is the gin context key of the hashed session ID for the
+// request log line.
+const sessionLogKey = "session"
+
+// requestIDKey is the context key of the request ID.
+type requestIDKey struct{}
+
+// logRequests gives each request an ID (the client's X-Request-ID when
+// well-formed, else a random one), echoes it, puts it in the request's
+// context for every log line of the request, and writes one line per
+// request once it is served. Session IDs appear only as sessionLogID hashes.
+func (s *server) logRequests(c *gin.Context) {
+	start := time.Now()
+	id := c.GetHeader("X-Request-ID")
+	if !validRequestID(id) {
+		var b [8]byte
+		rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Header("X-Request-ID", id)
+	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
+
+	c.Next()
+
+	route := c.FullPath()
+	if route == "" {
+		route = "(none)"
+	}
+	status := c.Writer.Status()
+	attrs := []slog.Attr{
+		slog.String("method", c.Request.Method),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Int("bytes", max(c.Writer.Size(), 0)),
+		slog.Duration("duration", time.Since(start)),
+	}
+	if sid := c.GetString(sessionLogKey); sid != "" {
+		attrs = append(attrs, slog.String("session", sid))
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.Logger.LogAttrs(c.Request.Context(), level, "request", attrs...)
+}
+
+// validRequestID accepts 1 to 64 characters of [A-Za-z0-9._-], so a client's
+// X-Request-ID cannot inject anything into logs or headers.
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// requestIDHandler adds the request ID in a record's context as the
+// request_id attribute.
+type requestIDHandler struct{ slog.Handler }
+
+func withRequestID(h slog.Handler) slog.Handler {
+	if _, ok := h.(requestIDHandler); ok {
+		return h
+	}
+	return requestIDHandler{h}
+}
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+// sessionLogID is what logs show for a session ID: the first 12 hex digits
+// of its HMAC under key. Stable across replicas that share the key, useless
+// as a cookie.
+func sessionLogID(key []byte, id string) string {
+	if id == "" {
+		return ""
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id))
+	return hex.EncodeToString(m.Sum(nil)[:6])
+}
+
+// SessionEventLogger returns a sessionstore Config.Notify that logs each
+// session event (created, renewed, destroyed, refused) with hashed IDs and
+// the request ID.
+func SessionEventLogger(logger *slog.Logger, key []byte) func(context.Context, sessionstore.Event, string, string) {
+	logger = slog.New(withRequestID(logger.Handler()))
+	return func(ctx context.Context, e sessionstore.Event, id, oldID string) {
+		attrs := []slog.Attr{slog.String("event", string(e))}
+		if id != "" {
+			attrs = append(attrs, slog.String("session", sessionLogID(key, id)))
+		}
+		if oldID != "" {
+			attrs = append(attrs, slog.String("old_session", sessionLogID(key, oldID)))
+		}
+		logger.LogAttrs(ctx, slog.LevelInfo, "session "+string(e), attrs...)
+	}
+}
