@@ -4,8 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -295,5 +302,124 @@ func TestBinaryExitsCleanlyOnSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "stopped") {
 		t.Errorf("log lacks the stop line:\n%s", out.String())
+	}
+}
+
+// writeTestCA makes a throwaway CA and a server certificate for 127.0.0.1
+// signed by it, as PEM files in dir.
+func writeTestCA(t *testing.T, dir string) (caFile, certFile, keyFile string) {
+	t.Helper()
+	newKey := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	caKey, srvKey := newKey(), newKey()
+	ca := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srv, ca, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(srvKey)
+	write := func(name, typ string, der []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server.key", "EC PRIVATE KEY", keyDER)
+}
+
+func TestRunOverTLSWithPassword(t *testing.T) {
+	caFile, certFile, keyFile := writeTestCA(t, t.TempDir())
+	port := freePort(t)
+	redistest.Start(t, "--tls-port", port, "--tls-cert-file", certFile, "--tls-key-file", keyFile,
+		"--tls-ca-cert-file", caFile, "--tls-auth-clients", "no", "--requirepass", "s3cretpw")
+	url := "rediss://:s3cretpw@127.0.0.1:" + port + "/0"
+
+	base, logs, stop := startRun(t, "SESSION_TYPE=redis", "SESSION_REDIS="+url, "SESSION_REDIS_CA_FILE="+caFile)
+	if code, body := get(t, base+"/readyz", ""); code != 200 {
+		t.Fatalf("/readyz over TLS = %d %s", code, body)
+	}
+	cookie := setEmail(t, base, "tls@example.com")
+	if _, body := get(t, base+"/get_email", cookie); !strings.Contains(body, "Welcome tls@example.com!") {
+		t.Errorf("welcome page over TLS:\n%s", body)
+	}
+	stop()
+
+	// Without the CA the server's certificate is refused; with a wrong
+	// password the login is. Neither shows a password anywhere.
+	for _, env := range [][]string{
+		{"SESSION_REDIS=" + url},
+		{"SESSION_REDIS=" + strings.Replace(url, "s3cretpw", "wr0ngpw", 1), "SESSION_REDIS_CA_FILE=" + caFile},
+	} {
+		base, logs2, stop := startRun(t, append([]string{"SESSION_TYPE=redis"}, env...)...)
+		code, body := get(t, base+"/readyz", "")
+		stop()
+		if code != 503 {
+			t.Errorf("%v: /readyz = %d %s, want 503", env, code, body)
+		}
+		for _, secret := range []string{"s3cretpw", "wr0ngpw"} {
+			if strings.Contains(body, secret) || strings.Contains(logs2.String(), secret) {
+				t.Errorf("%v: a password shows in /readyz or the log:\n%s\n%s", env, body, logs2)
+			}
+		}
+	}
+	if strings.Contains(logs.String(), "s3cretpw") {
+		t.Error("the password shows in the log")
+	}
+}
+
+func TestRunKeyRotation(t *testing.T) {
+	srv := redistest.New(t)
+	oldKey, newKey := strings.Repeat("0123456789abcdef", 4), strings.Repeat("fedcba9876543210", 4)
+	common := []string{"GIN_MODE=release", "SESSION_COOKIE_SECURE=false", "SESSION_TYPE=redis", "SESSION_REDIS=" + srv.URL, "SESSION_KEY_PREFIX=" + srv.Prefix, "SESSION_USE_SIGNER=true"}
+
+	base, _, stop := startRun(t, append(common, "SECRET_KEY="+oldKey)...)
+	signedWithOld := setEmail(t, base, "a@example.com")
+	stop()
+
+	// New key, old one as a fallback: the cookie still works and comes back
+	// signed with the new key.
+	base, _, stop = startRun(t, append(common, "SECRET_KEY="+newKey, "SECRET_KEY_FALLBACKS="+oldKey)...)
+	req, _ := http.NewRequest("GET", base+"/get_email", nil)
+	req.Header.Set("Cookie", signedWithOld)
+	res, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), "Welcome a@example.com!") || len(res.Cookies()) != 1 || "session="+res.Cookies()[0].Value == signedWithOld {
+		t.Fatalf("with the old key as fallback: cookies %v, page:\n%s", res.Cookies(), body)
+	}
+	resigned := "session=" + res.Cookies()[0].Value
+	stop()
+
+	// Old key dropped: the re-signed cookie works, the old one starts afresh.
+	base, _, stop = startRun(t, append(common, "SECRET_KEY="+newKey)...)
+	defer stop()
+	if _, body := get(t, base+"/get_email", resigned); !strings.Contains(body, "Welcome a@example.com!") {
+		t.Errorf("re-signed cookie refused:\n%s", body)
+	}
+	if _, body := get(t, base+"/get_email", signedWithOld); !strings.Contains(body, "Please enter your email") {
+		t.Errorf("cookie signed with a dropped key accepted:\n%s", body)
 	}
 }
