@@ -318,12 +318,14 @@ func TestHeadersAndErrors(t *testing.T) {
 		method, path string
 		status       int
 		noStore      bool
+		vary         string // pages in the visitor's language and theme vary
 	}{
-		{"GET", "/get_email", 200, true},
-		{"GET", "/set_email", 200, false},
-		{"GET", "/static/style.css", 200, false},
-		{"GET", "/nowhere", 404, false},
-		{"PUT", "/get_email", 405, false},
+		{"GET", "/get_email", 200, true, "Cookie, Accept-Language"},
+		{"GET", "/set_email", 200, false, "Cookie, Accept-Language"},
+		{"GET", "/static/style.css", 200, false, ""},
+		{"GET", "/static/favicon.svg", 200, false, ""},
+		{"GET", "/nowhere", 404, false, "Cookie, Accept-Language"},
+		{"PUT", "/get_email", 405, false, "Cookie, Accept-Language"},
 	} {
 		p := b.do(tc.method, tc.path, nil)
 		if p.status != tc.status {
@@ -338,8 +340,11 @@ func TestHeadersAndErrors(t *testing.T) {
 				t.Errorf("%s %s: %s = %q, want %q", tc.method, tc.path, h, got, want)
 			}
 		}
-		if got := p.header.Get("Cache-Control") == "no-store" && p.header.Get("Vary") == "Cookie"; got != tc.noStore {
-			t.Errorf("%s %s: no-store and Vary: Cookie = %v, want %v", tc.method, tc.path, got, tc.noStore)
+		if got := p.header.Get("Cache-Control") == "no-store"; got != tc.noStore {
+			t.Errorf("%s %s: Cache-Control: no-store = %v, want %v", tc.method, tc.path, got, tc.noStore)
+		}
+		if got := strings.Join(p.header.Values("Vary"), ", "); got != tc.vary {
+			t.Errorf("%s %s: Vary = %q, want %q", tc.method, tc.path, got, tc.vary)
 		}
 	}
 }
