@@ -9,7 +9,9 @@ type Text struct {
 	// Name is the language's name in itself, for the language switch.
 	Name string
 
-	Site                                                  string // ends every page title
+	// Site ends every page's title, after the page's own.
+	Site string
+
 	WelcomeTitle, SetEmailTitle, DeletedTitle, EndedTitle string
 
 	// The prompt is PromptBefore, a link to the form reading PromptLink,
