@@ -82,6 +82,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		LogKey:         logKey,
 		TrustedProxies: cfg.TrustedProxies,
 		TrustedOrigins: cfg.CSRFTrustedOrigins,
+		Debug:          cfg.Mode == "debug",
 	})
 	if err != nil {
 		return err

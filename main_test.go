@@ -196,6 +196,25 @@ func TestRunServesAndShutsDownGracefully(t *testing.T) {
 	}
 }
 
+func TestRunShowsTheDebugPanelOnlyInDebugMode(t *testing.T) {
+	for _, tc := range []struct {
+		mode  string
+		panel bool
+	}{{"debug", true}, {"release", false}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			base, _, _ := startRun(t, "GIN_MODE="+tc.mode, "SECRET_KEY=9c1e4b7f02d6a35e8f41c07b9d2e6a13f5b80c4d7e29a16b3f0c85d4e7a2916b")
+			cookie := setEmail(t, base, "alice@example.com")
+			_, body := get(t, base+"/get_email", cookie)
+			if !strings.Contains(body, "<h1>Welcome alice@example.com!</h1>") {
+				t.Fatalf("welcome page:\n%s", body)
+			}
+			if got := strings.Contains(body, `<section class="debug"`); got != tc.panel {
+				t.Errorf("debug panel shown = %v, want %v", got, tc.panel)
+			}
+		})
+	}
+}
+
 func TestRunWithRedisDownAtStart(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Stop()

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/sessionsvc/sessionsvc/sessionstore"
+	"github.com/sessionsvc/sessionsvc/web"
 )
 
 // maxEmailLen is the longest address SMTP can carry (RFC 5321 path limit).
@@ -18,9 +19,12 @@ const maxEmailLen = 254
 // maxFormBytes bounds a form's body.
 const maxFormBytes = 16 << 10
 
+// emailPage is the data of the email pages: the address, why it was
+// rejected, and (debug mode, welcome page) the session's panel.
 type emailPage struct {
 	Email string
-	Error string
+	Error web.Msg
+	Panel *debugPanel
 }
 
 func (s *server) handleSetEmailForm(c *gin.Context) {
@@ -28,16 +32,11 @@ func (s *server) handleSetEmailForm(c *gin.Context) {
 }
 
 func (s *server) handleSetEmail(c *gin.Context) {
-	if err := c.Request.ParseForm(); err != nil {
-		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-			s.errorPage(c, http.StatusRequestEntityTooLarge, "Request too large", "The form was larger than this page accepts.")
-			return
-		}
-		s.errorPage(c, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !s.parseForm(c) {
 		return
 	}
 	email := strings.TrimSpace(c.Request.PostForm.Get("email_address"))
-	if msg := checkEmail(email); msg != "" {
+	if msg := checkEmail(email); msg != web.NoMsg {
 		s.render(c, http.StatusBadRequest, "set_email", emailPage{Email: email, Error: msg})
 		return
 	}
@@ -63,8 +62,12 @@ func (s *server) handleGetEmail(c *gin.Context) {
 	if !ok || !s.save(c, sess) {
 		return
 	}
-	email, _ := sess.Get("email").(string)
-	s.render(c, http.StatusOK, "get_email", emailPage{Email: email})
+	page := emailPage{}
+	page.Email, _ = sess.Get("email").(string)
+	if s.Debug {
+		page.Panel = s.debugPanel(c, sess)
+	}
+	s.render(c, http.StatusOK, "get_email", page)
 }
 
 func (s *server) handleDeleteEmail(c *gin.Context) {
@@ -95,19 +98,34 @@ func (s *server) handleDeleteSession(c *gin.Context) {
 }
 
 // checkEmail returns why email is not a plain address (local@domain, at
-// most 254 bytes, no display name or comment), or "" when it is one.
-func checkEmail(email string) string {
+// most 254 bytes, no display name or comment), or web.NoMsg when it is one.
+func checkEmail(email string) web.Msg {
 	switch {
 	case email == "":
-		return "Please enter your email address."
+		return web.EmailMissing
 	case len(email) > maxEmailLen:
-		return "That email address is too long (at most 254 characters)."
+		return web.EmailTooLong
 	}
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Name != "" || strings.HasPrefix(email, "<") || strings.ContainsAny(email, "\r\n") {
-		return "That is not a valid email address."
+		return web.EmailInvalid
 	}
-	return ""
+	return web.NoMsg
+}
+
+// parseForm reads the request's form. On failure it answers (413 for a body
+// over maxFormBytes, 400 otherwise) and returns false.
+func (s *server) parseForm(c *gin.Context) bool {
+	err := c.Request.ParseForm()
+	if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+		s.errorPage(c, http.StatusRequestEntityTooLarge, web.RequestTooLargeTitle, web.RequestTooLarge)
+		return false
+	}
+	if err != nil {
+		s.errorPage(c, http.StatusBadRequest, web.BadRequestTitle, web.BadRequest)
+		return false
+	}
+	return true
 }
 
 // session loads the request's session. When the store cannot be read it
@@ -134,7 +152,7 @@ func (s *server) save(c *gin.Context, sess sessions.Session) bool {
 		return true
 	case errors.Is(err, sessionstore.ErrTooLarge):
 		s.Logger.WarnContext(c.Request.Context(), "session too large", "error", err)
-		s.errorPage(c, http.StatusRequestEntityTooLarge, "Too much data", "This session cannot hold that much data. Nothing was saved.")
+		s.errorPage(c, http.StatusRequestEntityTooLarge, web.TooMuchDataTitle, web.TooMuchData)
 	default:
 		s.unavailable(c, err)
 	}
@@ -145,14 +163,13 @@ func (s *server) save(c *gin.Context, sess sessions.Session) bool {
 func (s *server) unavailable(c *gin.Context, err error) {
 	s.Logger.ErrorContext(c.Request.Context(), "session store unavailable", "store", s.StoreName, "error", err)
 	c.Header("Retry-After", "5")
-	s.errorPage(c, http.StatusServiceUnavailable, "Temporarily unavailable", "Sessions cannot be reached right now. Nothing was lost; please try again in a few seconds.")
+	s.errorPage(c, http.StatusServiceUnavailable, web.UnavailableTitle, web.Unavailable)
 }
 
 // noStore keeps pages that show session data out of shared and browser
 // caches.
 func noStore(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
-	c.Header("Vary", "Cookie")
 	c.Next()
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
+	"golang.org/x/text/language"
 
 	"github.com/sessionsvc/sessionsvc/sessionstore"
 	"github.com/sessionsvc/sessionsvc/web"
@@ -42,6 +43,10 @@ type Deps struct {
 	TrustedProxies []string
 	// TrustedOrigins may post forms here besides the service's own origin.
 	TrustedOrigins []string
+	// Debug shows developers, under the welcome page, what the session
+	// holds: the store, the key with the ID shortened, the time left and
+	// the values. Off by default; main turns it on only for GIN_MODE=debug.
+	Debug bool
 }
 
 type server struct {
@@ -49,7 +54,8 @@ type server struct {
 	pages   map[string]*template.Template
 	bufs    sync.Pool
 	csrf    *http.CrossOriginProtection
-	proxies []netip.Prefix // TrustedProxies, parsed
+	langs   language.Matcher // web.Languages(), in order
+	proxies []netip.Prefix   // TrustedProxies, parsed
 }
 
 // NewServer returns the service's HTTP handler.
@@ -58,7 +64,7 @@ func NewServer(deps Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
-	s := &server{Deps: deps, pages: pages, csrf: http.NewCrossOriginProtection()}
+	s := &server{Deps: deps, pages: pages, csrf: http.NewCrossOriginProtection(), langs: newLanguageMatcher()}
 	s.Logger = slog.New(withRequestID(deps.Logger.Handler()))
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	for _, o := range deps.TrustedOrigins {
@@ -83,7 +89,10 @@ func NewServer(deps Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
 	r.HandleMethodNotAllowed = true
-	r.Use(s.logRequests, s.recoverPanics, securityHeaders, s.refuseCrossOrigin, s.markHTTPS)
+	// The session is loaded lazily: a route that never reads it (health
+	// checks, static files) costs the store nothing. markHTTPS comes first:
+	// the session keeps the request it is given.
+	r.Use(s.logRequests, s.recoverPanics, securityHeaders, s.markHTTPS, sessions.Sessions(deps.CookieName, deps.Store), s.refuseCrossOrigin)
 	addRoutes(r, s)
 	return r, nil
 }
@@ -101,7 +110,7 @@ func (s *server) recoverPanics(c *gin.Context) {
 		}
 		s.Logger.ErrorContext(c.Request.Context(), "panic", "error", fmt.Sprint(err), "stack", string(debug.Stack()))
 		if !c.Writer.Written() {
-			s.errorPage(c, http.StatusInternalServerError, "Something went wrong", "The server hit an unexpected error. Please try again.")
+			s.errorPage(c, http.StatusInternalServerError, web.InternalTitle, web.Internal)
 		}
 		c.Abort()
 	}()
@@ -143,7 +152,7 @@ func (s *server) refuseCrossSiteGET(c *gin.Context) {
 }
 
 func (s *server) forbidCrossSite(c *gin.Context) {
-	s.errorPage(c, http.StatusForbidden, "Request refused", "This request came from another site, so nothing was changed.")
+	s.errorPage(c, http.StatusForbidden, web.RefusedTitle, web.Refused)
 	c.Abort()
 }
 
@@ -169,20 +178,34 @@ func (s *server) fromTrustedProxy(r *http.Request) bool {
 	return false
 }
 
-// render writes a page. It renders into a buffer first, so a template error
-// never sends half a page.
+// view is what every page template gets: the layout's data and, in Page,
+// the page's own.
+type view struct {
+	T     *web.Text   // the texts in the visitor's language
+	Langs []*web.Text // the language switch's choices
+	Theme string      // "light", "dark", or "" to follow the system
+	Back  string      // where the switches return to
+	Page  any
+}
+
+// render writes a page in the visitor's language and theme. It renders into
+// a buffer first, so a template error never sends half a page. Pages vary by
+// the session cookie and Accept-Language (see preferences).
 func (s *server) render(c *gin.Context, status int, page string, data any) {
+	t, theme := s.preferences(c)
+	v := view{T: t, Langs: web.Languages(), Theme: theme, Back: backTo(c.Request.URL.Path), Page: data}
 	buf := s.bufs.Get().(*bytes.Buffer)
 	defer func() { buf.Reset(); s.bufs.Put(buf) }()
-	if err := s.pages[page].Execute(buf, data); err != nil {
+	if err := s.pages[page].Execute(buf, v); err != nil {
 		s.Logger.ErrorContext(c.Request.Context(), "render page", "page", page, "error", err)
 		c.String(http.StatusInternalServerError, "Internal Server Error")
 		return
 	}
+	c.Header("Vary", "Cookie, Accept-Language")
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
 // errorPage is a short page with a title and one sentence.
-func (s *server) errorPage(c *gin.Context, status int, title, message string) {
-	s.render(c, status, "error", struct{ Title, Message string }{title, message})
+func (s *server) errorPage(c *gin.Context, status int, title, message web.Msg) {
+	s.render(c, status, "error", struct{ Title, Message web.Msg }{title, message})
 }

@@ -199,7 +199,7 @@ func (s *Store) Key(id string) string {
 }
 
 // stateKey is the Values key of the store's bookkeeping. Being unexported,
-// no caller can collide with it, and encodeValues leaves it out.
+// no caller can collide with it, and encodeData leaves it out.
 type stateKey struct{}
 
 // state is what the store remembers about a session between load and save.
