@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
@@ -42,6 +43,9 @@ type Deps struct {
 	TrustedProxies []string
 	// TrustedOrigins may post forms here besides the service's own origin.
 	TrustedOrigins []string
+	// ObserveRequest, when set, is told of every request once it is served:
+	// its method, route (as in the log), status and duration.
+	ObserveRequest func(method, route string, status int, d time.Duration)
 }
 
 type server struct {
@@ -60,6 +64,9 @@ func NewServer(deps Deps) (http.Handler, error) {
 	}
 	s := &server{Deps: deps, pages: pages, csrf: http.NewCrossOriginProtection()}
 	s.Logger = slog.New(withRequestID(deps.Logger.Handler()))
+	if s.ObserveRequest == nil {
+		s.ObserveRequest = func(string, string, int, time.Duration) {}
+	}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	for _, o := range deps.TrustedOrigins {
 		if err := s.csrf.AddTrustedOrigin(o); err != nil {

@@ -306,3 +306,8 @@ func base64urlOnly(s string) bool {
 	}
 	return true
 }
+
+// Backend returns the store's backend; nil for cookie sessions.
+func (s *Store) Backend() Backend {
+	return s.cfg.Backend
+}
