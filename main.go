@@ -175,7 +175,7 @@ func healthcheck(ctx context.Context, cfg config.Config) error {
 
 // openStore builds the session store that cfg describes; notify hears of
 // every session's creation, renewal and end, observe of every store
-// operation (either may be nil).
+// operation (either may be nil). Sessions are indexed by their email.
 func openStore(cfg config.Config, notify func(context.Context, sessionstore.Event, string, string), observe func(sessionstore.Op, time.Duration, error)) (*sessionstore.Store, error) {
 	secrets := append([]string{cfg.SecretKey}, cfg.SecretKeyFallbacks...)
 	sc := sessionstore.Config{
@@ -194,6 +194,7 @@ func openStore(cfg config.Config, notify func(context.Context, sessionstore.Even
 		Timeout:          cfg.RedisTimeout,
 		Notify:           notify,
 		Observe:          observe,
+		OwnerKey:         "email",
 	}
 	if cfg.UseSigner {
 		sc.Signer = sessionstore.NewSigner("session id", secrets...)
@@ -201,7 +202,7 @@ func openStore(cfg config.Config, notify func(context.Context, sessionstore.Even
 	switch cfg.SessionType {
 	case "redis":
 		sc.Backend = sessionstore.NewRedis(sessionstore.RedisConfig{
-			URL: cfg.RedisURL, Prefix: cfg.KeyPrefix, Timeout: cfg.RedisTimeout, PoolSize: cfg.RedisPoolSize,
+			URL: cfg.RedisURL, Prefix: cfg.KeyPrefix, IndexPrefix: "by-email:" + cfg.KeyPrefix, Timeout: cfg.RedisTimeout, PoolSize: cfg.RedisPoolSize,
 			TLS: &tls.Config{RootCAs: cfg.RedisCAs, MinVersion: tls.VersionTLS12},
 		})
 	case "filesystem":

@@ -19,8 +19,9 @@ const maxEmailLen = 254
 const maxFormBytes = 16 << 10
 
 type emailPage struct {
-	Email string
-	Error string
+	Email     string
+	Error     string
+	EndOthers bool // offer to end the email's other sessions
 }
 
 func (s *server) handleSetEmailForm(c *gin.Context) {
@@ -64,7 +65,8 @@ func (s *server) handleGetEmail(c *gin.Context) {
 		return
 	}
 	email, _ := sess.Get("email").(string)
-	s.render(c, http.StatusOK, "get_email", emailPage{Email: email})
+	_, endOthers := s.endsOthers()
+	s.render(c, http.StatusOK, "get_email", emailPage{Email: email, EndOthers: endOthers})
 }
 
 func (s *server) handleDeleteEmail(c *gin.Context) {

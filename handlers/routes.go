@@ -24,6 +24,9 @@ func addRoutes(r *gin.Engine, s *server) {
 	withSession.GET("/delete_email", s.refuseCrossSiteGET, s.handleDeleteEmail)
 	withSession.POST("/delete_email", s.handleDeleteEmail)
 	withSession.POST("/delete_session", s.handleDeleteSession)
+	if _, ok := s.endsOthers(); ok { // not with cookie sessions: nothing on the server to end
+		withSession.POST("/end_other_sessions", s.handleEndOtherSessions)
+	}
 
 	r.NoRoute(func(c *gin.Context) {
 		s.errorPage(c, http.StatusNotFound, "Page not found", "There is nothing at this address.")
