@@ -33,7 +33,9 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args, ginmode.Environ(), os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		if _, bad := errors.AsType[*config.Error](err); bad {
+		_, badConfig := errors.AsType[*config.Error](err)
+		_, badUsage := errors.AsType[*usageError](err)
+		if badConfig || badUsage {
 			os.Exit(2)
 		}
 		os.Exit(1)
@@ -56,8 +58,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		switch args[1] {
 		case "healthcheck":
 			return healthcheck(ctx, cfg)
+		case "sessions":
+			return adminSessions(ctx, cfg, args[2:], stdout)
 		default:
-			return fmt.Errorf("unknown command %q; usage: %s [healthcheck]", args[1], args[0])
+			return &usageError{fmt.Sprintf("unknown command %q; usage: %s [healthcheck | sessions ...]", args[1], args[0])}
 		}
 	}
 	logger := newLogger(cfg.Mode, stdout)
