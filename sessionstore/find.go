@@ -20,8 +20,8 @@ type OwnerIndex interface {
 	// with that owner, and possibly some that expired in the last minute.
 	Owned(ctx context.Context, owner string) ([]string, error)
 	// TouchOwned pushes the expiry of key's entry under owner to ttl from
-	// now, after a Load refreshed the record by ttl. Without an entry it
-	// does nothing.
+	// now, after a Load refreshed the record by ttl, adding the entry if it
+	// is missing.
 	TouchOwned(ctx context.Context, owner, key string, ttl time.Duration) error
 }
 

@@ -3,6 +3,8 @@ package sessionstore_test
 import (
 	"errors"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,7 +137,7 @@ func TestRedisRefreshKeepsTheIndexInStep(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // a refresh is due after 1/100 of the 100s lifetime
 	commands(t, srv)
 	c.want("GET", "/get", 200, "a@example.com")
-	if got, want := commands(t, srv), map[string]int{"GETEX": 1, "ZADD": 1, "PEXPIRE": 1}; !maps.Equal(got, want) {
+	if got, want := commands(t, srv), map[string]int{"GETEX": 1, "ZADD": 1, "PEXPIRE": 2}; !maps.Equal(got, want) {
 		t.Errorf("refreshing read sent %v, want %v", got, want)
 	}
 	got, _ := index(t, srv, "a@example.com")
@@ -146,6 +148,17 @@ func TestRedisRefreshKeepsTheIndexInStep(t *testing.T) {
 	c.want("GET", "/get", 200, "a@example.com")
 	if got, want := commands(t, srv), map[string]int{"GET": 1}; !maps.Equal(got, want) {
 		t.Errorf("the next read sent %v, want %v", got, want)
+	}
+
+	// A session stored before the index existed joins it at its refresh.
+	other := &client{t: t, base: app.URL}
+	old := other.do("POST", "/set?v=b@example.com").body
+	srv.Do("DEL", "by-owner:"+srv.Prefix+"b@example.com")
+	time.Sleep(1100 * time.Millisecond)
+	other.want("GET", "/get", 200, "b@example.com")
+	wantIndexed(t, srv, "b@example.com", old)
+	if _, pttl := index(t, srv, "b@example.com"); pttl < 150_000 {
+		t.Errorf("index PTTL = %d, want the lifetime plus a minute", pttl)
 	}
 }
 
@@ -210,6 +223,43 @@ func TestFindAndRevoke(t *testing.T) {
 			a2.want("GET", "/get", 200, "A@example.com")
 			if mine, _ := store.SessionsOf(ctx, "a@example.com"); len(mine) != 1 {
 				t.Errorf("after revoking one, SessionsOf = %+v", mine)
+			}
+		})
+	}
+}
+
+func TestRevokedSessionsStayEnded(t *testing.T) {
+	for _, k := range kinds {
+		if k.backend == nil {
+			continue // nothing on the server to revoke
+		}
+		t.Run(k.name, func(t *testing.T) {
+			store := k.store(t, byEmail)
+			c := &client{t: t, base: newApp(t, store).URL}
+			c.do("POST", "/set?v=a@example.com")
+			// A request has the session loaded...
+			req := httptest.NewRequest("POST", "/", nil)
+			req.AddCookie(&http.Cookie{Name: cookieName, Value: c.cookie})
+			gs, err := store.Get(req, cookieName)
+			if err != nil || gs.IsNew {
+				t.Fatalf("load: %v, new %v", err, gs.IsNew)
+			}
+			// ...while the session is revoked elsewhere...
+			found, err := store.Find(t.Context(), c.cookie)
+			if err != nil || len(found) != 1 {
+				t.Fatalf("Find = %v, %v", found, err)
+			}
+			if err := store.Revoke(t.Context(), found...); err != nil {
+				t.Fatal(err)
+			}
+			// ...then saves a change: the session stays ended.
+			gs.Values["email"] = "b@example.com"
+			if err := store.Save(req, httptest.NewRecorder(), gs); err != nil {
+				t.Fatal(err)
+			}
+			c.want("GET", "/get", 200, "")
+			if mine, _ := store.SessionsOf(t.Context(), "b@example.com"); len(mine) != 0 {
+				t.Errorf("the revoked session came back: %+v", mine)
 			}
 		})
 	}

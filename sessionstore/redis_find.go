@@ -39,7 +39,11 @@ func (b *Redis) commands(cmds []command, r Record, now time.Time) []command {
 		cmds = append(cmds, command{"DEL", []any{b.prefix + r.Key}})
 		owner = ""
 	} else {
-		cmds = append(cmds, command{"SET", []any{b.prefix + r.Key, r.Data, "PX", max(r.TTL.Milliseconds(), 1)}})
+		set := command{"SET", []any{b.prefix + r.Key, r.Data, "PX", max(r.TTL.Milliseconds(), 1)}}
+		if r.Existing {
+			set.args = append(set.args, "XX")
+		}
+		cmds = append(cmds, set)
 	}
 	if r.PrevOwner != "" && !strings.EqualFold(r.PrevOwner, owner) {
 		cmds = append(cmds, command{"ZREM", []any{b.indexKey(r.PrevOwner), r.Key}})
@@ -84,13 +88,18 @@ func (b *Redis) Owned(ctx context.Context, owner string) (keys []string, err err
 	return keys, err
 }
 
-// TouchOwned implements OwnerIndex: ZADD XX GT (an entry only moves later,
-// and a removed one stays removed) and PEXPIRE GT, in one round trip.
+// TouchOwned implements OwnerIndex: ZADD GT (an entry only moves later) and
+// the index's expiry as in Write, in one round trip. A missing entry is
+// added, so sessions stored before the index existed join it at their first
+// refresh. An entry re-added for a session deleted meanwhile is harmless:
+// finding sessions reads each record, and the entry is pruned in time.
 func (b *Redis) TouchOwned(ctx context.Context, owner, key string, ttl time.Duration) error {
 	idx := b.indexKey(owner)
+	idxTTL := (ttl + indexSlack).Milliseconds()
 	replies, err := b.pipeline(ctx, []command{
-		{"ZADD", []any{idx, "XX", "GT", time.Now().Add(ttl).UnixMilli(), key}},
-		{"PEXPIRE", []any{idx, (ttl + indexSlack).Milliseconds(), "GT"}},
+		{"ZADD", []any{idx, "GT", time.Now().Add(ttl).UnixMilli(), key}},
+		{"PEXPIRE", []any{idx, idxTTL, "NX"}},
+		{"PEXPIRE", []any{idx, idxTTL, "GT"}},
 	})
 	for _, r := range replies {
 		if e, ok := r.(redis.Error); ok && err == nil {

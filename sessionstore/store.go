@@ -51,12 +51,17 @@ type Backend interface {
 // step with the record, in the same unit: Owner is whom the record belongs
 // to after the write ("" for nobody), PrevOwner whom it belonged to before.
 // Backends without an index ignore both.
+//
+// Existing writes Data only if Key still holds a record (Redis: SET ... XX),
+// so that a session ended elsewhere (by an operator, or by "end my other
+// sessions") while a request had it loaded is not written back to life.
 type Record struct {
 	Key       string
 	Data      []byte
 	TTL       time.Duration
 	Owner     string
 	PrevOwner string
+	Existing  bool
 }
 
 // ErrUnavailable wraps every failure of the backend, so that callers can tell
@@ -333,7 +338,7 @@ func (s *Store) load(ctx context.Context, gs *gsessions.Session, st *state, valu
 		if deadline := s.deadline(m.created, now); deadline.Before(now.Add(refresh)) {
 			// The refresh overshot the absolute end: put the record's
 			// expiry back (rare: only near the end, once per refresh).
-			rec := Record{Key: key, Data: data, TTL: deadline.Sub(now), Owner: owner, PrevOwner: owner}
+			rec := Record{Key: key, Data: data, TTL: deadline.Sub(now), Owner: owner, PrevOwner: owner, Existing: true}
 			if err := s.write(ctx, OpRefresh, rec); err != nil {
 				st.err = fmt.Errorf("%w: refresh session: %w", ErrUnavailable, err)
 				return false
@@ -441,16 +446,16 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 	id, oldID := gs.ID, gs.ID
 	owner := s.owner(gs.Values)
 	if changed {
-		rec := Record{Key: s.Key(id), Data: data, TTL: deadline.Sub(now), Owner: owner, PrevOwner: st.owner}
+		rec := Record{Key: s.Key(id), Data: data, TTL: deadline.Sub(now), Owner: owner, PrevOwner: st.owner, Existing: true}
 		if gs.IsNew || renew {
 			id = NewID()
-			rec.Key, rec.PrevOwner = s.Key(id), ""
+			rec.Key, rec.PrevOwner, rec.Existing = s.Key(id), "", false
 		}
 		recs := []Record{rec}
 		if renew {
 			// The old key forwards to the new ID for the grace period, in the
 			// same round trip, then dies; it leaves its owner's index now.
-			recs = append(recs, Record{Key: s.Key(oldID), Data: forwardData(oldID, id), TTL: s.cfg.RenewGrace, PrevOwner: st.owner})
+			recs = append(recs, Record{Key: s.Key(oldID), Data: forwardData(oldID, id), TTL: s.cfg.RenewGrace, PrevOwner: st.owner, Existing: true})
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 		defer cancel()
