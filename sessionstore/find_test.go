@@ -164,67 +164,83 @@ func TestRedisRefreshKeepsTheIndexInStep(t *testing.T) {
 
 func TestFindAndRevoke(t *testing.T) {
 	for _, k := range kinds {
-		t.Run(k.name, func(t *testing.T) {
-			t.Parallel()
-			store := k.store(t, byEmail)
-			app := newApp(t, store)
-			a1, a2, b := &client{t: t, base: app.URL}, &client{t: t, base: app.URL}, &client{t: t, base: app.URL}
-			a1.do("POST", "/set?v=a@example.com")
-			a2.do("POST", "/set?v=A@example.com")
-			b.do("POST", "/set?v=b@example.com")
-			ctx := t.Context()
-			if !store.CanFind() {
-				if k.backend != nil {
-					t.Fatal("a server-side store cannot find sessions")
-				}
-				if _, err := store.SessionsOf(ctx, "a@example.com"); !errors.Is(err, sessionstore.ErrNotOnServer) {
-					t.Errorf("SessionsOf on cookie sessions = %v, want ErrNotOnServer", err)
-				}
-				return
+		for _, hashed := range []bool{false, true} {
+			if hashed && k.backend == nil {
+				continue
 			}
+			name := k.name
+			if hashed {
+				name += "-hashed"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				testFindAndRevoke(t, k, hashed)
+			})
+		}
+	}
+}
 
-			var all []sessionstore.SessionInfo
-			if err := store.Sessions(ctx, func(batch []sessionstore.SessionInfo) error {
-				all = append(all, batch...)
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if len(all) != 3 {
-				t.Fatalf("Sessions found %d, want 3: %+v", len(all), all)
-			}
-			for _, si := range all {
-				if si.Owner == "" || si.Values["email"] != si.Owner || si.TTL < 59*time.Minute || si.Size == 0 {
-					t.Errorf("session %+v", si)
-				}
-			}
+func testFindAndRevoke(t *testing.T, k kind, hashed bool) {
+	store := k.store(t, func(c *sessionstore.Config) {
+		byEmail(c)
+		c.HashIDs = hashed
+	})
+	app := newApp(t, store)
+	a1, a2, b := &client{t: t, base: app.URL}, &client{t: t, base: app.URL}, &client{t: t, base: app.URL}
+	a1.do("POST", "/set?v=a@example.com")
+	a2.do("POST", "/set?v=A@example.com")
+	b.do("POST", "/set?v=b@example.com")
+	ctx := t.Context()
+	if !store.CanFind() {
+		if k.backend != nil {
+			t.Fatal("a server-side store cannot find sessions")
+		}
+		if _, err := store.SessionsOf(ctx, "a@example.com"); !errors.Is(err, sessionstore.ErrNotOnServer) {
+			t.Errorf("SessionsOf on cookie sessions = %v, want ErrNotOnServer", err)
+		}
+		return
+	}
 
-			mine, err := store.SessionsOf(ctx, "A@EXAMPLE.COM")
-			if err != nil || len(mine) != 2 {
-				t.Fatalf("SessionsOf = %+v, %v; want 2 sessions", mine, err)
-			}
-			id := strings.SplitN(a1.cookie, ".", 2)[0]
-			found, err := store.Find(ctx, a1.cookie) // the cookie as the browser holds it
-			if err != nil || len(found) != 1 || found[0].Key != store.Key(id) {
-				t.Fatalf("Find(cookie) = %+v, %v", found, err)
-			}
-			short, err := store.Find(ctx, found[0].Key[:8])
-			if err != nil || len(short) != 1 || short[0].Key != found[0].Key {
-				t.Errorf("Find(8 characters) = %+v, %v", short, err)
-			}
-			if _, err := store.Find(ctx, "../x"); err == nil {
-				t.Error("Find accepted a ref that is no ID")
-			}
+	var all []sessionstore.SessionInfo
+	if err := store.Sessions(ctx, func(batch []sessionstore.SessionInfo) error {
+		all = append(all, batch...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 3 {
+		t.Fatalf("Sessions found %d, want 3: %+v", len(all), all)
+	}
+	for _, si := range all {
+		if si.Owner == "" || si.Values["email"] != si.Owner || si.TTL < 59*time.Minute || si.Size == 0 {
+			t.Errorf("session %+v", si)
+		}
+	}
 
-			if err := store.Revoke(ctx, found...); err != nil {
-				t.Fatal(err)
-			}
-			a1.want("GET", "/get", 200, "")
-			a2.want("GET", "/get", 200, "A@example.com")
-			if mine, _ := store.SessionsOf(ctx, "a@example.com"); len(mine) != 1 {
-				t.Errorf("after revoking one, SessionsOf = %+v", mine)
-			}
-		})
+	mine, err := store.SessionsOf(ctx, "A@EXAMPLE.COM")
+	if err != nil || len(mine) != 2 {
+		t.Fatalf("SessionsOf = %+v, %v; want 2 sessions", mine, err)
+	}
+	id := strings.SplitN(a1.cookie, ".", 2)[0]
+	found, err := store.Find(ctx, a1.cookie) // the cookie as the browser holds it
+	if err != nil || len(found) != 1 || found[0].Key != store.Key(id) {
+		t.Fatalf("Find(cookie) = %+v, %v", found, err)
+	}
+	short, err := store.Find(ctx, found[0].Key[:8])
+	if err != nil || len(short) != 1 || short[0].Key != found[0].Key {
+		t.Errorf("Find(8 characters) = %+v, %v", short, err)
+	}
+	if _, err := store.Find(ctx, "../x"); err == nil {
+		t.Error("Find accepted a ref that is no ID")
+	}
+
+	if err := store.Revoke(ctx, found...); err != nil {
+		t.Fatal(err)
+	}
+	a1.want("GET", "/get", 200, "")
+	a2.want("GET", "/get", 200, "A@example.com")
+	if mine, _ := store.SessionsOf(ctx, "a@example.com"); len(mine) != 1 {
+		t.Errorf("after revoking one, SessionsOf = %+v", mine)
 	}
 }
 
