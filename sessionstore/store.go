@@ -446,11 +446,12 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 	id, oldID := gs.ID, gs.ID
 	owner := s.owner(gs.Values)
 	if changed {
-		rec := Record{Key: s.Key(id), Data: data, TTL: deadline.Sub(now), Owner: owner, PrevOwner: st.owner, Existing: true}
+		rec := Record{Data: data, TTL: deadline.Sub(now), Owner: owner, PrevOwner: st.owner, Existing: true}
 		if gs.IsNew || renew {
 			id = NewID()
-			rec.Key, rec.PrevOwner, rec.Existing = s.Key(id), "", false
+			rec.PrevOwner, rec.Existing = "", false
 		}
+		rec.Key = s.Key(id)
 		recs := []Record{rec}
 		if renew {
 			// The old key forwards to the new ID for the grace period, in the
