@@ -24,6 +24,7 @@ import (
 
 	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/handlers"
+	"github.com/sessionsvc/sessionsvc/metrics"
 	"github.com/sessionsvc/sessionsvc/sessionstore"
 )
 
@@ -32,7 +33,9 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args, ginmode.Environ(), os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		if _, bad := errors.AsType[*config.Error](err); bad {
+		_, badConfig := errors.AsType[*config.Error](err)
+		_, badUsage := errors.AsType[*usageError](err)
+		if badConfig || badUsage {
 			os.Exit(2)
 		}
 		os.Exit(1)
@@ -55,8 +58,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		switch args[1] {
 		case "healthcheck":
 			return healthcheck(ctx, cfg)
+		case "sessions":
+			return adminSessions(ctx, cfg, args[2:], stdout)
 		default:
-			return fmt.Errorf("unknown command %q; usage: %s [healthcheck]", args[1], args[0])
+			return &usageError{fmt.Sprintf("unknown command %q; usage: %s [healthcheck | sessions ...]", args[1], args[0])}
 		}
 	}
 	logger := newLogger(cfg.Mode, stdout)
@@ -65,7 +70,19 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 
 	logKey := derive(cfg.SecretKey, "session ids in logs")
-	store, err := openStore(cfg, handlers.SessionEventLogger(logger, logKey))
+	notify := handlers.SessionEventLogger(logger, logKey)
+	var observe func(sessionstore.Op, time.Duration, error)
+	var m *metrics.Metrics
+	if cfg.MetricsAddr != "" {
+		m = metrics.New()
+		logNotify := notify
+		notify = func(ctx context.Context, e sessionstore.Event, id, oldID string) {
+			logNotify(ctx, e, id, oldID)
+			m.CountEvent(ctx, e, id, oldID)
+		}
+		observe = m.ObserveStore
+	}
+	store, err := openStore(cfg, notify, observe)
 	if err != nil {
 		return err
 	}
@@ -74,7 +91,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		logger.Error("session store not reachable at start; serving anyway, session pages answer 503 until it is", "store", cfg.SessionType, "error", err)
 	}
 
-	handler, err := handlers.NewServer(handlers.Deps{
+	deps := handlers.Deps{
 		Logger:         logger,
 		Store:          store,
 		StoreName:      cfg.SessionType,
@@ -83,7 +100,14 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		TrustedProxies: cfg.TrustedProxies,
 		TrustedOrigins: cfg.CSRFTrustedOrigins,
 		Debug:          cfg.Mode == "debug",
-	})
+	}
+	if m != nil {
+		deps.ObserveRequest = m.ObserveRequest
+		if p, ok := store.Backend().(interface{ PoolStats() sessionstore.PoolStats }); ok {
+			m.WatchPool(p.PoolStats)
+		}
+	}
+	handler, err := handlers.NewServer(deps)
 	if err != nil {
 		return err
 	}
@@ -103,8 +127,15 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	logger.Info("listening", "addr", "http://"+ln.Addr().String(), "store", cfg.SessionType, "mode", cfg.Mode)
 
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
+	var metricsSrv *http.Server
+	if m != nil {
+		if metricsSrv, err = serveMetrics(cfg.MetricsAddr, m.Handler(), logger, served); err != nil {
+			srv.Close()
+			return err
+		}
+	}
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
@@ -116,6 +147,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	if metricsSrv != nil {
+		if err := metricsSrv.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown metrics: %w", err)
+		}
 	}
 	logger.Info("stopped")
 	return nil
@@ -143,8 +179,9 @@ func healthcheck(ctx context.Context, cfg config.Config) error {
 }
 
 // openStore builds the session store that cfg describes; notify hears of
-// every session's creation, renewal and end.
-func openStore(cfg config.Config, notify func(context.Context, sessionstore.Event, string, string)) (*sessionstore.Store, error) {
+// every session's creation, renewal and end, observe of every store
+// operation (either may be nil). Sessions are indexed by their email.
+func openStore(cfg config.Config, notify func(context.Context, sessionstore.Event, string, string), observe func(sessionstore.Op, time.Duration, error)) (*sessionstore.Store, error) {
 	secrets := append([]string{cfg.SecretKey}, cfg.SecretKeyFallbacks...)
 	sc := sessionstore.Config{
 		Lifetime:         cfg.Lifetime,
@@ -161,6 +198,8 @@ func openStore(cfg config.Config, notify func(context.Context, sessionstore.Even
 		MaxSize:          cfg.MaxSize,
 		Timeout:          cfg.RedisTimeout,
 		Notify:           notify,
+		Observe:          observe,
+		OwnerKey:         "email",
 	}
 	if cfg.UseSigner {
 		sc.Signer = sessionstore.NewSigner("session id", secrets...)
@@ -168,7 +207,7 @@ func openStore(cfg config.Config, notify func(context.Context, sessionstore.Even
 	switch cfg.SessionType {
 	case "redis":
 		sc.Backend = sessionstore.NewRedis(sessionstore.RedisConfig{
-			URL: cfg.RedisURL, Prefix: cfg.KeyPrefix, Timeout: cfg.RedisTimeout, PoolSize: cfg.RedisPoolSize,
+			URL: cfg.RedisURL, Prefix: cfg.KeyPrefix, IndexPrefix: "by-email:" + cfg.KeyPrefix, Timeout: cfg.RedisTimeout, PoolSize: cfg.RedisPoolSize,
 			TLS: &tls.Config{RootCAs: cfg.RedisCAs, MinVersion: tls.VersionTLS12},
 		})
 	case "filesystem":

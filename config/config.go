@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -82,6 +83,10 @@ type Config struct {
 	RedisTimeout    time.Duration `env:"SESSION_REDIS_TIMEOUT" default:"500ms"`
 	RedisPoolSize   int           `env:"SESSION_REDIS_POOL_SIZE" default:"32"`
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"10s"`
+
+	// MetricsAddr is host:port of a separate listener for Prometheus metrics
+	// (GET /metrics), so the public port never exposes them. Empty: off.
+	MetricsAddr string `env:"METRICS_ADDR"`
 }
 
 // Error is a bad setting: the variable, its value (hidden for secrets) and
@@ -288,6 +293,15 @@ func (c *Config) check(env map[string]string) error {
 			}
 		}
 	}
+	if c.MetricsAddr != "" {
+		host, port, err := net.SplitHostPort(c.MetricsAddr)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 {
+			return &Error{"METRICS_ADDR", strconv.Quote(c.MetricsAddr), "want host:port (e.g. 127.0.0.1:9090 or :9090), or empty for no metrics"}
+		}
+		if n, _ := strconv.Atoi(port); n == c.Port && (host == c.Host || host == "" || isUnspecified(host) || isUnspecified(c.Host)) {
+			return &Error{"METRICS_ADDR", strconv.Quote(c.MetricsAddr), "must not share the public address HOST:PORT: metrics need a listener of their own"}
+		}
+	}
 	if c.RedisCAFile != "" {
 		pem, err := os.ReadFile(c.RedisCAFile)
 		c.RedisCAs = x509.NewCertPool()
@@ -299,6 +313,13 @@ func (c *Config) check(env map[string]string) error {
 		c.FileDir = filepath.Join(userCacheDir(env), "sessionsvc", "sessions")
 	}
 	return nil
+}
+
+// isUnspecified reports whether host is 0.0.0.0 or ::, which listen on
+// every address.
+func isUnspecified(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsUnspecified()
 }
 
 // weak reports whether key is too short, too repetitive or a placeholder to

@@ -22,9 +22,10 @@ const maxFormBytes = 16 << 10
 // emailPage is the data of the email pages: the address, why it was
 // rejected, and (debug mode, welcome page) the session's panel.
 type emailPage struct {
-	Email string
-	Error web.Msg
-	Panel *debugPanel
+	Email     string
+	Error     web.Msg
+	Panel     *debugPanel
+	EndOthers bool // offer to end the email's other sessions
 }
 
 func (s *server) handleSetEmailForm(c *gin.Context) {
@@ -64,6 +65,7 @@ func (s *server) handleGetEmail(c *gin.Context) {
 	}
 	page := emailPage{}
 	page.Email, _ = sess.Get("email").(string)
+	_, page.EndOthers = s.endsOthers()
 	if s.Debug {
 		page.Panel = s.debugPanel(c, sess)
 	}

@@ -53,7 +53,7 @@ func newTestServerWith(t *testing.T, kind string, deps Deps) *testServer {
 	logger := slog.New(slog.NewJSONHandler(ts.log, nil))
 	cfg := sessionstore.Config{
 		Lifetime: time.Hour, Permanent: true, Refresh: true, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		MaxSize: 200, Notify: SessionEventLogger(logger, []byte("log key")),
+		MaxSize: 200, Notify: SessionEventLogger(logger, []byte("log key")), OwnerKey: "email",
 	}
 	switch kind {
 	case "redis", "redis-private":

@@ -42,13 +42,14 @@ func (s *server) logRequests(c *gin.Context) {
 	if route == "" {
 		route = "(none)"
 	}
-	status := c.Writer.Status()
+	status, took := c.Writer.Status(), time.Since(start)
+	s.ObserveRequest(c.Request.Method, route, status, took)
 	attrs := []slog.Attr{
 		slog.String("method", c.Request.Method),
 		slog.String("route", route),
 		slog.Int("status", status),
 		slog.Int("bytes", max(c.Writer.Size(), 0)),
-		slog.Duration("duration", time.Since(start)),
+		slog.Duration("duration", took),
 	}
 	if sid := c.GetString(sessionLogKey); sid != "" {
 		attrs = append(attrs, slog.String("session", sid))

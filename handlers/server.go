@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
@@ -47,6 +48,9 @@ type Deps struct {
 	// holds: the store, the key with the ID shortened, the time left and
 	// the values. Off by default; main turns it on only for GIN_MODE=debug.
 	Debug bool
+	// ObserveRequest, when set, is told of every request once it is served:
+	// its method, route (as in the log), status and duration.
+	ObserveRequest func(method, route string, status int, d time.Duration)
 }
 
 type server struct {
@@ -66,6 +70,9 @@ func NewServer(deps Deps) (http.Handler, error) {
 	}
 	s := &server{Deps: deps, pages: pages, csrf: http.NewCrossOriginProtection(), langs: newLanguageMatcher()}
 	s.Logger = slog.New(withRequestID(deps.Logger.Handler()))
+	if s.ObserveRequest == nil {
+		s.ObserveRequest = func(string, string, int, time.Duration) {}
+	}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	for _, o := range deps.TrustedOrigins {
 		if err := s.csrf.AddTrustedOrigin(o); err != nil {

@@ -29,16 +29,7 @@ func NewID() string {
 // validID reports whether s has the shape of an ID made by NewID, so that
 // garbage never reaches the backend.
 func validID(s string) bool {
-	if len(s) != idLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
+	return len(s) == idLen && base64urlOnly(s)
 }
 
 // strictBase64 rejects encodings with non-zero padding bits, so a signed

@@ -86,6 +86,11 @@ func (d *Dir) write(r Record) error {
 		}
 		return nil
 	}
+	if r.Existing {
+		if _, err := os.Stat(d.file(r.Key)); errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+	}
 	f, err := os.CreateTemp(d.path, ".tmp-")
 	if err != nil {
 		return err

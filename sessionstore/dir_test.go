@@ -17,7 +17,7 @@ func TestDirFilesAndExpiry(t *testing.T) {
 	defer d.Close()
 	ctx := t.Context()
 	id := NewID()
-	if err := d.Write(ctx, Record{id, []byte(`{"email":"a@example.com"}`), time.Hour}); err != nil {
+	if err := d.Write(ctx, Record{Key: id, Data: []byte(`{"email":"a@example.com"}`), TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	name := filepath.Join(dir, id)
@@ -56,7 +56,7 @@ func TestDirSweep(t *testing.T) {
 	}
 	defer d.Close()
 	live, dead := NewID(), NewID()
-	d.Write(t.Context(), Record{live, []byte(`{}`), time.Hour}, Record{dead, []byte(`{}`), time.Hour})
+	d.Write(t.Context(), Record{Key: live, Data: []byte(`{}`), TTL: time.Hour}, Record{Key: dead, Data: []byte(`{}`), TTL: time.Hour})
 	os.Chtimes(filepath.Join(dir, dead), time.Time{}, time.Now().Add(-time.Second))
 	os.WriteFile(filepath.Join(dir, ".tmp-new"), nil, 0o600) // a write in progress
 	os.WriteFile(filepath.Join(dir, ".tmp-old"), nil, 0o600)

@@ -40,9 +40,9 @@ func FuzzCookie(f *testing.F) {
 	f.Cleanup(func() { dir.Close() })
 	signer := NewSigner("session", "secret")
 	live := NewID()
-	dir.Write(f.Context(), Record{live, []byte(`{"email":"a@example.com"}`), time.Hour})
+	dir.Write(f.Context(), Record{Key: live, Data: []byte(`{"email":"a@example.com"}`), TTL: time.Hour})
 	renewed := NewID()
-	dir.Write(f.Context(), Record{renewed, forwardData(renewed, live), time.Hour})
+	dir.Write(f.Context(), Record{Key: renewed, Data: forwardData(renewed, live), TTL: time.Hour})
 	stores := map[string]*Store{}
 	for name, cfg := range map[string]Config{
 		"dir":        {Backend: dir},

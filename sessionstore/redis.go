@@ -81,6 +81,12 @@ type RedisConfig struct {
 	PoolSize int
 	// TLS is used for rediss:// URLs; nil means the system's roots.
 	TLS *tls.Config
+	// IndexPrefix starts the keys of the owner index (see OwnerIndex): a
+	// sorted set per owner, IndexPrefix + the owner in lower case, of
+	// session keys scored by expiry. It must not start with Prefix, so that
+	// a scan of Prefix* finds sessions only. Empty means "by-owner:" +
+	// Prefix.
+	IndexPrefix string
 }
 
 // Redis keeps sessions as Redis strings (prefix + ID -> JSON) with a TTL.
@@ -88,16 +94,23 @@ type RedisConfig struct {
 // fresh one, and every connection idle since the failure is dropped, so a
 // Redis restart costs no request.
 type Redis struct {
-	pool     *redis.Pool
-	prefix   string
-	timeout  time.Duration
-	lastFail atomic.Int64 // unix nanoseconds of the last broken connection
+	pool        *redis.Pool
+	prefix      string
+	indexPrefix string
+	timeout     time.Duration
+	lastFail    atomic.Int64 // unix nanoseconds of the last broken connection
+	waiting     atomic.Int64 // callers getting a connection from the pool
+	dialed      atomic.Pointer[string]
 }
 
 // NewRedis returns a Redis backend. It does not connect: the first use does,
 // so the process starts while Redis is down.
 func NewRedis(cfg RedisConfig) *Redis {
-	b := &Redis{prefix: cfg.Prefix, timeout: cfg.Timeout}
+	b := &Redis{prefix: cfg.Prefix, indexPrefix: cfg.IndexPrefix, timeout: cfg.Timeout}
+	if b.indexPrefix == "" {
+		b.indexPrefix = "by-owner:" + cfg.Prefix
+	}
+	b.noteDialed(cfg.URL.Address)
 	opts := []redis.DialOption{
 		redis.DialConnectTimeout(cfg.Timeout),
 		redis.DialReadTimeout(cfg.Timeout),
@@ -111,6 +124,7 @@ func NewRedis(cfg RedisConfig) *Redis {
 	}
 	b.pool = &redis.Pool{
 		DialContext: func(ctx context.Context) (redis.Conn, error) {
+			b.noteDialed(cfg.URL.Address)
 			return redis.DialContext(ctx, cfg.URL.Network, cfg.URL.Address, opts...)
 		},
 		MaxIdle:     cfg.PoolSize,
@@ -134,7 +148,9 @@ var errStale = errors.New("connection idle since a failure")
 // so a retry cannot apply a write twice.
 func (b *Redis) do(ctx context.Context, fn func(c redis.Conn, timeout time.Duration) error) error {
 	for attempt := 0; ; attempt++ {
+		b.waiting.Add(1)
 		c, err := b.pool.GetContext(ctx)
+		b.waiting.Add(-1)
 		if err != nil {
 			return err
 		}
@@ -169,19 +185,23 @@ func (b *Redis) Load(ctx context.Context, key string, refresh time.Duration) (da
 	return data, err == nil, err
 }
 
-// Write implements Backend: one SET ... PX (or DEL), or for several records
-// MULTI, the commands, EXEC, sent together in one round trip.
+// Write implements Backend: one SET ... PX (or DEL), or when there is more
+// to do (several records, or an owner index to keep in step) MULTI, the
+// commands, EXEC, sent together in one round trip.
 func (b *Redis) Write(ctx context.Context, recs ...Record) error {
+	now := time.Now()
+	var cmds []command
+	for _, r := range recs {
+		cmds = b.commands(cmds, r, now)
+	}
 	return b.do(ctx, func(c redis.Conn, timeout time.Duration) error {
-		if len(recs) == 1 {
-			name, args := b.command(recs[0])
-			_, err := redis.DoWithTimeout(c, timeout, name, args...)
+		if len(cmds) == 1 {
+			_, err := redis.DoWithTimeout(c, timeout, cmds[0].name, cmds[0].args...)
 			return err
 		}
 		c.Send("MULTI")
-		for _, r := range recs {
-			name, args := b.command(r)
-			c.Send(name, args...)
+		for _, cmd := range cmds {
+			c.Send(cmd.name, cmd.args...)
 		}
 		replies, err := redis.Values(redis.DoWithTimeout(c, timeout, "EXEC"))
 		for _, r := range replies {
@@ -191,14 +211,6 @@ func (b *Redis) Write(ctx context.Context, recs ...Record) error {
 		}
 		return err
 	})
-}
-
-// command is the Redis command that applies r.
-func (b *Redis) command(r Record) (string, []any) {
-	if r.Data == nil {
-		return "DEL", []any{b.prefix + r.Key}
-	}
-	return "SET", []any{b.prefix + r.Key, r.Data, "PX", max(r.TTL.Milliseconds(), 1)}
 }
 
 // Ping implements Backend.

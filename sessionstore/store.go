@@ -46,10 +46,22 @@ type Backend interface {
 
 // Record is one write: Data under Key, expiring after TTL. Nil Data deletes
 // the key (a missing key is not an error).
+//
+// Owner and PrevOwner keep a backend's per-owner index (see OwnerIndex) in
+// step with the record, in the same unit: Owner is whom the record belongs
+// to after the write ("" for nobody), PrevOwner whom it belonged to before.
+// Backends without an index ignore both.
+//
+// Existing writes Data only if Key still holds a record (Redis: SET ... XX),
+// so that a session ended elsewhere (by an operator, or by "end my other
+// sessions") while a request had it loaded is not written back to life.
 type Record struct {
-	Key  string
-	Data []byte
-	TTL  time.Duration
+	Key       string
+	Data      []byte
+	TTL       time.Duration
+	Owner     string
+	PrevOwner string
+	Existing  bool
 }
 
 // ErrUnavailable wraps every failure of the backend, so that callers can tell
@@ -119,6 +131,14 @@ type Config struct {
 	// Notify, when set, is told of each Event with the session's ID (for
 	// Renewed, also the old one). It must not block.
 	Notify func(ctx context.Context, e Event, id, oldID string)
+	// OwnerKey names the session value (a string, such as "email") that
+	// says whom a session belongs to. When set, backends that keep an
+	// OwnerIndex index sessions by it, so that all of one owner's sessions
+	// can be found and ended (SessionsOf, EndOthers). Empty: no index.
+	OwnerKey string
+	// Observe, when set, is told of every backend call the store makes:
+	// which operation, how long it took and its error. It must not block.
+	Observe func(op Op, d time.Duration, err error)
 }
 
 // Store is a gin-contrib/sessions Store. Create it with New.
@@ -148,6 +168,9 @@ func New(cfg Config) (*Store, error) {
 	}
 	if cfg.Notify == nil {
 		cfg.Notify = func(context.Context, Event, string, string) {}
+	}
+	if cfg.Observe == nil {
+		cfg.Observe = func(Op, time.Duration, error) {}
 	}
 	s := &Store{cfg: cfg}
 	if cfg.Refresh && cfg.Backend != nil {
@@ -207,6 +230,7 @@ type state struct {
 	err       error  // the load failed: the session must not be saved
 	loaded    []byte // the encoded data as loaded, to skip unchanged writes
 	created   int64  // unix seconds, with AbsoluteLifetime
+	owner     string // the OwnerKey value as loaded, to keep the backend's index in step
 	cookieDue bool   // send the cookie again (refreshed, renewed elsewhere, or signed with an old key)
 	renew     bool   // Renew was called
 	destroy   bool   // Destroy was called
@@ -269,7 +293,7 @@ func (s *Store) load(ctx context.Context, gs *gsessions.Session, st *state, valu
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	data, found, err := s.cfg.Backend.Load(ctx, key, refresh)
+	data, found, err := s.loadRecord(ctx, key, refresh)
 	if err != nil {
 		st.err = fmt.Errorf("%w: load session: %w", ErrUnavailable, err)
 		return false
@@ -288,7 +312,7 @@ func (s *Store) load(ctx context.Context, gs *gsessions.Session, st *state, valu
 			return false
 		}
 		key, refresh = s.Key(id), 0
-		if data, found, err = s.cfg.Backend.Load(ctx, key, 0); err != nil {
+		if data, found, err = s.loadRecord(ctx, key, 0); err != nil {
 			st.err = fmt.Errorf("%w: load session: %w", ErrUnavailable, err)
 			return false
 		}
@@ -308,20 +332,24 @@ func (s *Store) load(ctx context.Context, gs *gsessions.Session, st *state, valu
 			return false
 		}
 	}
+	owner := s.owner(gs.Values)
 	if refresh > 0 {
-		s.refresh.done(key, now)
 		st.cookieDue = st.cookieDue || s.cfg.Permanent
 		if deadline := s.deadline(m.created, now); deadline.Before(now.Add(refresh)) {
 			// The refresh overshot the absolute end: put the record's
 			// expiry back (rare: only near the end, once per refresh).
-			if err := s.cfg.Backend.Write(ctx, Record{key, data, deadline.Sub(now)}); err != nil {
+			rec := Record{Key: key, Data: data, TTL: deadline.Sub(now), Owner: owner, PrevOwner: owner, Existing: true}
+			if err := s.write(ctx, OpRefresh, rec); err != nil {
 				st.err = fmt.Errorf("%w: refresh session: %w", ErrUnavailable, err)
 				return false
 			}
+			s.refresh.done(key, now)
+		} else if s.touchOwned(ctx, owner, key, refresh) {
+			s.refresh.done(key, now)
 		}
 	}
 	gs.ID, gs.IsNew = id, false
-	st.loaded, st.created = data, m.created
+	st.loaded, st.created, st.owner = data, m.created, owner
 	return true
 }
 
@@ -416,24 +444,29 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 	renew := st.renew && !gs.IsNew
 	changed := gs.IsNew || renew || !bytes.Equal(data, st.loaded)
 	id, oldID := gs.ID, gs.ID
+	owner := s.owner(gs.Values)
 	if changed {
+		rec := Record{Data: data, TTL: deadline.Sub(now), Owner: owner, PrevOwner: st.owner, Existing: true}
 		if gs.IsNew || renew {
 			id = NewID()
+			rec.PrevOwner, rec.Existing = "", false
 		}
-		recs := []Record{{s.Key(id), data, deadline.Sub(now)}}
+		rec.Key = s.Key(id)
+		recs := []Record{rec}
 		if renew {
 			// The old key forwards to the new ID for the grace period, in the
-			// same round trip, then dies.
-			recs = append(recs, Record{s.Key(oldID), forwardData(oldID, id), s.cfg.RenewGrace})
+			// same round trip, then dies; it leaves its owner's index now.
+			recs = append(recs, Record{Key: s.Key(oldID), Data: forwardData(oldID, id), TTL: s.cfg.RenewGrace, PrevOwner: st.owner, Existing: true})
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 		defer cancel()
-		if err := s.cfg.Backend.Write(ctx, recs...); err != nil {
+		if err := s.write(ctx, OpSave, recs...); err != nil {
 			return fmt.Errorf("%w: save session: %w", ErrUnavailable, err)
 		}
 		if s.refresh != nil {
 			s.refresh.done(s.Key(id), now)
 		}
+		st.owner = owner
 	}
 	// The cookie goes out when the ID is new, when a permanent one gets a new
 	// expiry, or when it is due (refreshed, or signed with an old key).
@@ -459,7 +492,7 @@ func (s *Store) destroy(r *http.Request, w http.ResponseWriter, gs *gsessions.Se
 		if s.cfg.Backend != nil {
 			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 			defer cancel()
-			if err := s.cfg.Backend.Write(ctx, Record{Key: s.Key(gs.ID)}); err != nil {
+			if err := s.write(ctx, OpDelete, Record{Key: s.Key(gs.ID), PrevOwner: st.owner}); err != nil {
 				return fmt.Errorf("%w: delete session: %w", ErrUnavailable, err)
 			}
 		}

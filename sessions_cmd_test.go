@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/sessionsvc/sessionsvc/internal/redistest"
+)
+
+// runSessions runs the built binary's sessions command with env and returns its
+// output and exit status.
+func runSessions(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"sessions"}, args...)...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = env
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+func TestSessionsCommand(t *testing.T) {
+	srv := redistest.Start(t) // its command counts are checked
+	env := []string{"SESSION_TYPE=redis", "SESSION_REDIS=" + srv.URL, "HOME=" + t.TempDir()}
+	base, _, stop := startRun(t, env...)
+	t.Cleanup(func() { stop() })
+	alice1, alice2 := setEmail(t, base, "alice@example.com"), setEmail(t, base, "alice@example.com")
+	bob := setEmail(t, base, "bob@example.com")
+	ids := []string{}
+	for _, c := range []string{alice1, alice2, bob} {
+		ids = append(ids, strings.TrimPrefix(c, "session="))
+	}
+	srv.Do("CONFIG", "RESETSTAT")
+
+	type check struct {
+		args     []string
+		code     int
+		contains []string
+	}
+	run := func(c check) string {
+		t.Helper()
+		out, errOut, code := runSessions(t, env, c.args...)
+		if code != c.code {
+			t.Fatalf("sessions %q: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", c.args, code, c.code, out, errOut)
+		}
+		for _, s := range c.contains {
+			if !strings.Contains(out+errOut, s) {
+				t.Errorf("sessions %q: output lacks %q:\n%s%s", c.args, s, out, errOut)
+			}
+		}
+		if !slices.Contains(c.args, "--full-ids") {
+			for _, id := range ids {
+				if strings.Contains(out+errOut, id) {
+					t.Errorf("sessions %q printed a full session ID:\n%s", c.args, out)
+				}
+			}
+		}
+		return out
+	}
+
+	run(check{[]string{"count"}, 0, []string{"sessions         3", "with an email    3", "distinct emails  2"}})
+	out := run(check{[]string{"list"}, 0, []string{"ID ", "EMAIL", "EXPIRES IN", "SIZE", ids[0][:8] + "…", "alice@example.com", "bob@example.com", " B\n", "3 sessions"}})
+	if !regexp.MustCompile(`(30d 23h|31d 00h)`).MatchString(out) {
+		t.Errorf("list does not show the 31-day expiry:\n%s", out)
+	}
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 5 {
+		t.Errorf("list printed %d lines, want a header, 3 rows and a total:\n%s", len(lines), out)
+	}
+	run(check{[]string{"list", "--email", "Alice@Example.com"}, 0, []string{ids[0][:8], ids[1][:8], "2 sessions"}})
+	run(check{[]string{"list", "--full-ids"}, 0, ids})
+	run(check{[]string{"show", ids[2][:8]}, 0, []string{"bob@example.com", `{"email":"bob@example.com"}`, "--full-ids shows it"}})
+	run(check{[]string{"show", "--full-ids", ids[2]}, 0, []string{ids[2]}})
+	run(check{[]string{"revoke", ids[0][:10]}, 0, []string{"revoked session " + ids[0][:8] + "… of alice@example.com"}})
+	if _, body := get(t, base+"/get_email", alice1); !strings.Contains(body, "Please enter your email") {
+		t.Error("a revoked session still works")
+	}
+	run(check{[]string{"revoke-email", "alice@example.com"}, 0, []string{"revoked 1 session of alice@example.com"}})
+	if _, body := get(t, base+"/get_email", alice2); !strings.Contains(body, "Please enter your email") {
+		t.Error("a session of a revoked email still works")
+	}
+	if _, body := get(t, base+"/get_email", bob); !strings.Contains(body, "Welcome bob@example.com!") {
+		t.Error("another email's session was ended")
+	}
+	run(check{[]string{"count"}, 0, []string{"sessions         1"}})
+
+	for _, bad := range []check{
+		{nil, 2, []string{"no command given", "usage: sessionsvc sessions"}},
+		{[]string{"frobnicate"}, 2, []string{`unknown command "frobnicate"`}},
+		{[]string{"show"}, 2, []string{"show takes 1 argument(s), got 0"}},
+		{[]string{"revoke", "abc"}, 2, []string{"too short to name a session"}},
+		{[]string{"show", "../../etc"}, 2, []string{"is not a session ID"}},
+		{[]string{"count", "--email", "a@b.c"}, 2, []string{"--email goes with list only"}},
+		{[]string{"list", "--color"}, 2, []string{"flag provided but not defined: -color"}},
+		{[]string{"show", "zzzzzzzzzz"}, 1, []string{"no session matches zzzzzzzz…"}},
+	} {
+		run(bad)
+	}
+	// Two sessions whose IDs start alike: a short ref is ambiguous.
+	srv.Do("SET", "session:QQQQQQQQ1", `{"email":"x@example.com"}`, "EX", 60)
+	srv.Do("SET", "session:QQQQQQQQ2", `{"email":"x@example.com"}`, "EX", 60)
+	run(check{[]string{"show", "QQQQQQ"}, 1, []string{"matches 2 sessions: give more characters"}})
+	run(check{[]string{"show", "QQQQQQQQ2"}, 0, []string{"x@example.com"}})
+
+	stats, _ := redis.String(srv.Do("INFO", "commandstats"), nil)
+	if strings.Contains(stats, "cmdstat_keys:") || !strings.Contains(stats, "cmdstat_scan:") {
+		t.Errorf("the command must walk Redis with SCAN, never KEYS:\n%s", stats)
+	}
+
+	out, errOut, code := runSessions(t, []string{"SESSION_TYPE=cookie", "HOME=" + t.TempDir()}, "list")
+	if code != 1 || !strings.Contains(errOut, "nothing on the server") {
+		t.Errorf("cookie sessions: exit %d, %q %q", code, out, errOut)
+	}
+}
+
+func TestSessionsCommandOnADirectory(t *testing.T) {
+	env := []string{"SESSION_TYPE=filesystem", "SESSION_FILE_DIR=" + t.TempDir(), "HOME=" + t.TempDir()}
+	base, _, stop := startRun(t, env...)
+	t.Cleanup(func() { stop() })
+	setEmail(t, base, "alice@example.com")
+	setEmail(t, base, "bob@example.com")
+	out, errOut, code := runSessions(t, env, "list")
+	if code != 0 || !strings.Contains(out, "alice@example.com") || !strings.Contains(out, "2 sessions") {
+		t.Errorf("list: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, _, code := runSessions(t, env, "revoke-email", "bob@example.com"); code != 0 || !strings.Contains(out, "revoked 1 session") {
+		t.Errorf("revoke-email: exit %d\n%s", code, out)
+	}
+}

@@ -1,0 +1,226 @@
+package sessionstore
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+)
+
+// command is one Redis command with its arguments.
+type command struct {
+	name string
+	args []any
+}
+
+// indexSlack is how long an owner index entry outlives its record's expiry
+// before it is pruned, so that processes whose clocks differ a little never
+// drop a live session from its index.
+const indexSlack = time.Minute
+
+// scanCount is the COUNT hint of each SCAN: keys looked at per call.
+const scanCount = 1000
+
+// indexKey is the owner index of owner: a sorted set of session keys scored
+// by their expiry (unix milliseconds).
+func (b *Redis) indexKey(owner string) string {
+	return b.indexPrefix + strings.ToLower(owner)
+}
+
+// commands appends the commands that apply r: SET ... PX or DEL, and the
+// owner index updates: the key leaves its previous owner's index, and
+// joins (or is rescored in) its owner's, whose expired entries are pruned
+// and whose own expiry is pushed to cover the new entry.
+func (b *Redis) commands(cmds []command, r Record, now time.Time) []command {
+	owner := r.Owner
+	if r.Data == nil {
+		cmds = append(cmds, command{"DEL", []any{b.prefix + r.Key}})
+		owner = ""
+	} else {
+		set := command{"SET", []any{b.prefix + r.Key, r.Data, "PX", max(r.TTL.Milliseconds(), 1)}}
+		if r.Existing {
+			set.args = append(set.args, "XX")
+		}
+		cmds = append(cmds, set)
+	}
+	if r.PrevOwner != "" && !strings.EqualFold(r.PrevOwner, owner) {
+		cmds = append(cmds, command{"ZREM", []any{b.indexKey(r.PrevOwner), r.Key}})
+	}
+	if owner != "" {
+		idx := b.indexKey(owner)
+		ttl := (max(r.TTL, time.Millisecond) + indexSlack).Milliseconds()
+		cmds = append(cmds,
+			command{"ZADD", []any{idx, now.Add(r.TTL).UnixMilli(), r.Key}},
+			command{"ZREMRANGEBYSCORE", []any{idx, "-inf", "(" + strconv.FormatInt(now.Add(-indexSlack).UnixMilli(), 10)}},
+			// NX gives a new index its expiry; GT only ever lengthens it,
+			// so the index outlives every entry in it.
+			command{"PEXPIRE", []any{idx, ttl, "NX"}},
+			command{"PEXPIRE", []any{idx, ttl, "GT"}},
+		)
+	}
+	return cmds
+}
+
+// pipeline sends cmds in one round trip and returns their replies, error
+// replies included (as redis.Error values).
+func (b *Redis) pipeline(ctx context.Context, cmds []command) (replies []any, err error) {
+	err = b.do(ctx, func(c redis.Conn, timeout time.Duration) error {
+		for _, cmd := range cmds {
+			if err := c.Send(cmd.name, cmd.args...); err != nil {
+				return err
+			}
+		}
+		replies, err = redis.Values(redis.DoWithTimeout(c, timeout, ""))
+		return err
+	})
+	return replies, err
+}
+
+// Owned implements OwnerIndex with one ZRANGE ... BYSCORE.
+func (b *Redis) Owned(ctx context.Context, owner string) (keys []string, err error) {
+	cutoff := time.Now().Add(-indexSlack).UnixMilli()
+	err = b.do(ctx, func(c redis.Conn, timeout time.Duration) (err error) {
+		keys, err = redis.Strings(redis.DoWithTimeout(c, timeout, "ZRANGE", b.indexKey(owner), cutoff, "+inf", "BYSCORE"))
+		return err
+	})
+	return keys, err
+}
+
+// TouchOwned implements OwnerIndex: ZADD GT (an entry only moves later) and
+// the index's expiry as in Write, in one round trip. A missing entry is
+// added, so sessions stored before the index existed join it at their first
+// refresh. An entry re-added for a session deleted meanwhile is harmless:
+// finding sessions reads each record, and the entry is pruned in time.
+func (b *Redis) TouchOwned(ctx context.Context, owner, key string, ttl time.Duration) error {
+	idx := b.indexKey(owner)
+	idxTTL := (ttl + indexSlack).Milliseconds()
+	replies, err := b.pipeline(ctx, []command{
+		{"ZADD", []any{idx, "GT", time.Now().Add(ttl).UnixMilli(), key}},
+		{"PEXPIRE", []any{idx, idxTTL, "NX"}},
+		{"PEXPIRE", []any{idx, idxTTL, "GT"}},
+	})
+	for _, r := range replies {
+		if e, ok := r.(redis.Error); ok && err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// List implements Lister: SCAN ... MATCH prefix* in steps of about
+// scanCount keys, each step followed by one pipelined round trip of GET and
+// PTTL per key. Keys under the prefix that hold no string are skipped.
+func (b *Redis) List(ctx context.Context, prefix string, fn func([]Stored) error) error {
+	pattern := globEscape(b.prefix+prefix) + "*"
+	cursor := "0"
+	for {
+		var keys []string
+		err := b.do(ctx, func(c redis.Conn, timeout time.Duration) error {
+			reply, err := redis.Values(redis.DoWithTimeout(c, timeout, "SCAN", cursor, "MATCH", pattern, "COUNT", scanCount))
+			if err != nil {
+				return err
+			}
+			_, err = redis.Scan(reply, &cursor, &keys)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for i := range keys {
+			keys[i] = strings.TrimPrefix(keys[i], b.prefix)
+		}
+		recs, err := b.Get(ctx, keys...)
+		if err != nil {
+			return err
+		}
+		if len(recs) > 0 {
+			if err := fn(recs); err != nil {
+				return err
+			}
+		}
+		if cursor == "0" {
+			return nil
+		}
+	}
+}
+
+// Get implements Lister: GET and PTTL per key, in one round trip.
+func (b *Redis) Get(ctx context.Context, keys ...string) ([]Stored, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	cmds := make([]command, 0, 2*len(keys))
+	for _, k := range keys {
+		cmds = append(cmds, command{"GET", []any{b.prefix + k}}, command{"PTTL", []any{b.prefix + k}})
+	}
+	replies, err := b.pipeline(ctx, cmds)
+	if err != nil {
+		return nil, err
+	}
+	recs := make([]Stored, 0, len(keys))
+	for i, k := range keys {
+		data, err := redis.Bytes(replies[2*i], nil)
+		if err != nil { // missing since the scan, or not a string
+			continue
+		}
+		ttl, _ := redis.Int64(replies[2*i+1], nil)
+		if ttl >= 0 {
+			ttl *= int64(time.Millisecond)
+		}
+		recs = append(recs, Stored{Key: k, Data: data, TTL: time.Duration(ttl)})
+	}
+	return recs, nil
+}
+
+// noteDialed remembers the address the pool last dialed, for Describe.
+func (b *Redis) noteDialed(addr string) {
+	b.dialed.Store(&addr)
+}
+
+// Describe implements Describer: the address of the Redis server the pool
+// last connected to (host:port, or a socket's path). Never credentials.
+func (b *Redis) Describe() map[string]string {
+	if a := b.dialed.Load(); a != nil {
+		return map[string]string{"address": *a}
+	}
+	return nil
+}
+
+// PoolStats are the connection pool's figures.
+type PoolStats struct {
+	// Active counts open connections, in use or idle; Idle the idle ones.
+	Active, Idle int
+	// Waiting counts callers getting a connection right now: nearly all of
+	// them are waiting for one to be free.
+	Waiting int
+	// Waits counts the connections callers had to wait for, and WaitTime
+	// the total time they waited, since the pool was made.
+	Waits    int64
+	WaitTime time.Duration
+}
+
+// PoolStats returns the pool's figures; it takes the pool's lock briefly.
+func (b *Redis) PoolStats() PoolStats {
+	st := b.pool.Stats()
+	return PoolStats{
+		Active: st.ActiveCount, Idle: st.IdleCount, Waiting: int(b.waiting.Load()),
+		Waits: st.WaitCount, WaitTime: st.WaitDuration,
+	}
+}
+
+// globEscape escapes the characters SCAN's MATCH treats as a pattern.
+func globEscape(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var sb strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			sb.WriteByte('\\')
+		}
+		sb.WriteRune(r)
+	}
+	return sb.String()
+}
