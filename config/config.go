@@ -55,8 +55,11 @@ type Config struct {
 	AbsoluteLifetime time.Duration `env:"SESSION_ABSOLUTE_LIFETIME" default:"0" zero:"off"`
 	// RenewGrace is how long a renewed session's old ID still works.
 	RenewGrace time.Duration `env:"SESSION_RENEW_GRACE" default:"5s"`
-	// HashIDs stores sessions under a hash of their ID.
-	HashIDs bool `env:"SESSION_HASH_IDS" default:"false"`
+	// HashIDs stores sessions under a hash of their ID; it defaults to true
+	// in release mode (IDs at rest are useless to whoever copies the store,
+	// and the shorter key saves 16 bytes per session) and false in debug (the
+	// key is the cookie's ID, as in the tutorial).
+	HashIDs bool `env:"SESSION_HASH_IDS"`
 	// MaxSize is the largest encoded session, in bytes.
 	MaxSize int `env:"SESSION_MAX_SIZE" default:"4096"`
 	// RedisCAFile is a PEM file of the CAs that sign the Redis server's
@@ -259,6 +262,9 @@ func (c *Config) check(env map[string]string) error {
 
 	if env["SESSION_COOKIE_SECURE"] == "" {
 		c.CookieSecure = release
+	}
+	if env["SESSION_HASH_IDS"] == "" {
+		c.HashIDs = release
 	}
 	c.SameSite = map[string]http.SameSite{"Strict": http.SameSiteStrictMode, "Lax": http.SameSiteLaxMode, "None": http.SameSiteNoneMode}[c.CookieSameSite]
 	if c.SameSite == http.SameSiteNoneMode && !c.CookieSecure {

@@ -63,6 +63,8 @@ func TestValues(t *testing.T) {
 		{"SESSION_ABSOLUTE_LIFETIME=0", "AbsoluteLifetime", time.Duration(0)},
 		{"SESSION_RENEW_GRACE=2", "RenewGrace", 2 * time.Second},
 		{"SESSION_HASH_IDS=true", "HashIDs", true},
+		{"GIN_MODE=release\x00SECRET_KEY=" + strongKey, "HashIDs", true},
+		{"GIN_MODE=release\x00SECRET_KEY=" + strongKey + "\x00SESSION_HASH_IDS=false", "HashIDs", false},
 		{"SESSION_MAX_SIZE=8192", "MaxSize", 8192},
 		{"TRUSTED_PROXIES=10.0.0.0/8, 127.0.0.1", "TrustedProxies", []string{"10.0.0.0/8", "127.0.0.1"}},
 		{"CSRF_TRUSTED_ORIGINS=https://a.example", "CSRFTrustedOrigins", []string{"https://a.example"}},
