@@ -1,0 +1,296 @@
+package redistest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+)
+
+// StartTCP starts a private redis-server like Start, but listening on a free
+// port of 127.0.0.1 (replication and Sentinel need TCP). Its URL is
+// redis://127.0.0.1:PORT.
+func StartTCP(t T, extra ...string) *Server {
+	t.Helper()
+	dir := mkdir(t)
+	s := &Server{Prefix: "session:", dir: dir, network: "tcp", t: t}
+	t.Cleanup(s.Stop)
+	err := s.startOnFreePort(func(port string) []string {
+		return append([]string{"--port", port, "--bind", "127.0.0.1"}, baseArgs(dir, extra)...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// StartSentinel starts a Redis Sentinel (redis-server --sentinel) on a free
+// port of 127.0.0.1 that monitors the master at masterAddr under name. It
+// declares a master down after 500 ms of silence and retries a failed
+// failover after 2 s, so that tests fail over in a second or two. Extra
+// lines go into its configuration file (e.g. "requirepass pw").
+func StartSentinel(t T, name, masterAddr string, quorum int, extra ...string) *Server {
+	t.Helper()
+	host, port, err := net.SplitHostPort(masterAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := mkdir(t)
+	s := &Server{Prefix: "session:", dir: dir, network: "tcp", t: t}
+	t.Cleanup(s.Stop)
+	conf := filepath.Join(dir, "sentinel.conf")
+	err = s.startOnFreePort(func(own string) []string {
+		lines := append([]string{
+			"port " + own,
+			"bind 127.0.0.1",
+			"dir " + dir,
+			"logfile " + filepath.Join(dir, "redis.log"),
+			fmt.Sprintf("sentinel monitor %s %s %s %d", name, host, port, quorum),
+			"sentinel down-after-milliseconds " + name + " 500",
+			"sentinel failover-timeout " + name + " 1000",
+		}, extra...)
+		// Sentinel rewrites this file with what it learns, so a restart
+		// resumes from there.
+		if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return []string{conf, "--sentinel"}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// startOnFreePort starts the server on a port that was free a moment ago,
+// trying again with another when something else took it meanwhile.
+func (s *Server) startOnFreePort(args func(port string) []string) error {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return errors.New(missing)
+	}
+	var err error
+	for range 5 {
+		var port string
+		if port, err = freePort(); err != nil {
+			return err
+		}
+		s.addr = "127.0.0.1:" + port
+		s.URL = "redis://" + s.addr
+		s.args = args(port)
+		if err = s.start(); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), nil
+}
+
+// Dir is the server's working directory (its log is redis.log there).
+func (s *Server) Dir() string { return s.dir }
+
+// Addr is the server's host:port, or its socket's path.
+func (s *Server) Addr() string { return s.addr }
+
+// Group is a master with replicas and the sentinels that watch them, all
+// private servers on loopback.
+type Group struct {
+	// Name is the master's name in the sentinels' configuration.
+	Name string
+	// Nodes are the data servers; Nodes[0] was the master at start.
+	Nodes []*Server
+	// Sentinels watch the nodes.
+	Sentinels []*Server
+	t         T
+}
+
+// StartGroup starts a master, replicas replicas and sentinels sentinels
+// (quorum: a majority of them), and waits until the replicas are in sync and
+// every sentinel knows every replica and every other sentinel, so that a
+// failover can start at once. Extra arguments go to every data server.
+func StartGroup(t T, replicas, sentinels int, extra ...string) *Group {
+	t.Helper()
+	g := &Group{Name: "sessions", t: t}
+	t.Cleanup(func() {
+		if t.Failed() {
+			g.logs()
+		}
+	})
+	// Full syncs (a new replica, an old master coming back) start at once.
+	extra = append([]string{"--repl-diskless-sync-delay", "0"}, extra...)
+	master := StartTCP(t, extra...)
+	g.Nodes = append(g.Nodes, master)
+	for range replicas {
+		host, port, _ := net.SplitHostPort(master.Addr())
+		g.Nodes = append(g.Nodes, StartTCP(t, append([]string{"--replicaof", host, port}, extra...)...))
+	}
+	for _, r := range g.Nodes[1:] {
+		g.waitFor("replica "+r.Addr()+" in sync", func() bool {
+			info, _ := redis.String(r.Try("INFO", "replication"))
+			return strings.Contains(info, "master_link_status:up")
+		})
+	}
+	// A new replica may acknowledge writes only a second after its link is
+	// up. (WAIT counts acknowledgements of this connection's last write.)
+	c, err := redis.Dial("tcp", master.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	g.waitFor("replicas acknowledging writes", func() bool {
+		c.Do("SET", "redistest:acked", 1)
+		n, _ := redis.Int(c.Do("WAIT", replicas, 100))
+		return n == replicas
+	})
+	c.Do("DEL", "redistest:acked")
+	for range sentinels {
+		g.Sentinels = append(g.Sentinels, StartSentinel(t, g.Name, master.Addr(), sentinels/2+1))
+	}
+	g.WaitSentinels()
+	return g
+}
+
+// logs shows what the sentinels logged, to tell why a failover went wrong.
+func (g *Group) logs() {
+	for _, s := range g.Sentinels {
+		log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+		g.t.Logf("sentinel %s log:\n%s", s.Addr(), log)
+	}
+}
+
+// URL is the group's redis-sentinel:// address.
+func (g *Group) URL() string {
+	addrs := make([]string, len(g.Sentinels))
+	for i, s := range g.Sentinels {
+		addrs[i] = s.Addr()
+	}
+	return "redis-sentinel://" + strings.Join(addrs, ",") + "#" + g.Name
+}
+
+// Master asks the first sentinel that answers for the master's address.
+func (g *Group) Master() string {
+	g.t.Helper()
+	for _, s := range g.Sentinels {
+		if addr, err := g.askMaster(s); err == nil {
+			return addr
+		}
+	}
+	g.t.Fatal("no sentinel answers")
+	return ""
+}
+
+func (g *Group) askMaster(s *Server) (string, error) {
+	hp, err := redis.Strings(s.Try("SENTINEL", "get-master-addr-by-name", g.Name))
+	if err != nil || len(hp) != 2 {
+		return "", fmt.Errorf("sentinel %s: %v %v", s.Addr(), hp, err)
+	}
+	return net.JoinHostPort(hp[0], hp[1]), nil
+}
+
+// Node returns the data server at addr.
+func (g *Group) Node(addr string) *Server {
+	g.t.Helper()
+	for _, n := range g.Nodes {
+		if n.Addr() == addr {
+			return n
+		}
+	}
+	g.t.Fatalf("no data server at %s", addr)
+	return nil
+}
+
+// WaitFailover waits until every running sentinel names a master other than
+// old, that server says it is a master, and a replica is in sync with it. It
+// returns the new master's address. (A demoted master that is still up is
+// made a replica by the sentinels some 10 s later; this does not wait for
+// that.)
+func (g *Group) WaitFailover(old string) string {
+	g.t.Helper()
+	var master string
+	g.waitFor("a new master", func() bool {
+		master = ""
+		for _, s := range g.Sentinels {
+			if s.cmd == nil {
+				continue
+			}
+			addr, err := g.askMaster(s)
+			if err != nil || addr == old || master != "" && addr != master {
+				return false
+			}
+			master = addr
+		}
+		role, _ := redis.Values(g.Node(master).Try("ROLE"))
+		if len(role) == 0 || string(role[0].([]byte)) != "master" {
+			return false
+		}
+		_, port, _ := net.SplitHostPort(master)
+		for _, n := range g.Nodes {
+			if n.Addr() == master || n.cmd == nil {
+				continue
+			}
+			info, _ := redis.String(n.Try("INFO", "replication"))
+			if strings.Contains(info, "master_port:"+port+"\r\n") && strings.Contains(info, "master_link_status:up") {
+				return true
+			}
+		}
+		return false
+	})
+	return master
+}
+
+// WaitSentinels waits until every running sentinel knows every replica and
+// every other running sentinel.
+func (g *Group) WaitSentinels() {
+	g.t.Helper()
+	running := 0
+	for _, s := range g.Sentinels {
+		if s.cmd != nil {
+			running++
+		}
+	}
+	for _, s := range g.Sentinels {
+		if s.cmd == nil {
+			continue
+		}
+		g.waitFor("sentinel "+s.Addr()+" to know the group", func() bool {
+			replicas, err1 := redis.Values(s.Try("SENTINEL", "REPLICAS", g.Name))
+			others, err2 := redis.Values(s.Try("SENTINEL", "SENTINELS", g.Name))
+			return err1 == nil && err2 == nil && len(replicas) == len(g.Nodes)-1 && len(others) == running-1
+		})
+	}
+}
+
+// waitFor polls ok for up to 30 s.
+func (g *Group) waitFor(what string, ok func() bool) {
+	g.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if ok() {
+			return
+		}
+	}
+	g.t.Fatalf("timed out after 30s waiting for %s", what)
+}
+
+// Try runs one command on a fresh connection and returns its reply and error.
+func (s *Server) Try(cmd string, args ...any) (any, error) {
+	c, err := redis.Dial(s.network, s.addr, redis.DialConnectTimeout(time.Second), redis.DialReadTimeout(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return c.Do(cmd, args...)
+}
