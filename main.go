@@ -67,16 +67,16 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer store.Close() // on early returns; closing twice is harmless
 	if err := store.Ping(ctx); err != nil {
 		logger.Error("session store not reachable at start; serving anyway, session pages answer 503 until it is", "store", cfg.SessionType, "error", err)
 	}
 
 	handler, err := handlers.NewServer(handlers.Deps{
-		Logger:     logger,
-		Store:      store,
-		StoreName:  cfg.SessionType,
-		CookieName: cfg.CookieName,
+		Logger:         logger,
+		Store:          store,
+		StoreName:      cfg.SessionType,
+		CookieName:     cfg.CookieName,
 		LogKey:         derive(cfg.SecretKey, "session ids in logs"),
 		TrustedOrigins: cfg.CSRFTrustedOrigins,
 	})
@@ -112,6 +112,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// Every accepted request has been answered: the pool can go.
+	if err := store.Close(); err != nil {
+		return fmt.Errorf("close session store: %w", err)
 	}
 	logger.Info("stopped")
 	return nil
@@ -159,6 +163,7 @@ func openStore(cfg config.Config) (*sessionstore.Store, error) {
 	case "redis":
 		sc.Backend = sessionstore.NewRedis(sessionstore.RedisConfig{
 			URL: cfg.RedisURL, Prefix: cfg.KeyPrefix, Timeout: cfg.RedisTimeout, PoolSize: cfg.RedisPoolSize,
+			MinReplicas: cfg.RedisMinReplicas,
 		})
 	case "filesystem":
 		dir, err := sessionstore.NewDir(cfg.FileDir)

@@ -17,19 +17,26 @@ import (
 
 // RedisURL is a parsed SESSION_REDIS address.
 type RedisURL struct {
-	Network  string // "tcp" or "unix"
-	Address  string // host:port, or the socket's path
+	Network  string // "tcp", "unix" or "sentinel"
+	Address  string // host:port, or the socket's path; for "sentinel", the sentinels' host:port, comma-separated
 	Username string
 	Password string
 	DB       int
 	TLS      bool
+
+	// MasterName is the master's name in the sentinels' configuration.
+	MasterName string
 }
 
 // ParseRedisURL parses redis://[user:password@]host[:port][/db],
-// rediss://... (TLS) and unix://[user:password@]/path/to/socket[?db=N].
-// The port defaults to 6379 and the database to 0. Errors never contain the
-// password.
+// rediss://... (TLS), unix://[user:password@]/path/to/socket[?db=N] and
+// redis-sentinel://[[user:]password@]host[:port][,host2[:port2]...][/db]#mastername.
+// The port defaults to 6379 (26379 for sentinels) and the database to 0.
+// Errors never contain the password.
 func ParseRedisURL(raw string) (RedisURL, error) {
+	if strings.HasPrefix(raw, "redis-sentinel://") {
+		return parseSentinelURL(raw)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return RedisURL{}, errors.New("not a URL")
@@ -59,7 +66,7 @@ func ParseRedisURL(raw string) (RedisURL, error) {
 		r.Network, r.Address = "unix", u.Path
 		db = u.Query().Get("db")
 	default:
-		return RedisURL{}, errors.New("scheme must be redis, rediss or unix")
+		return RedisURL{}, errors.New("scheme must be redis, rediss, unix or redis-sentinel")
 	}
 	if db != "" {
 		if r.DB, err = strconv.Atoi(db); err != nil || r.DB < 0 {
@@ -81,6 +88,10 @@ type RedisConfig struct {
 	PoolSize int
 	// TLS is used for rediss:// URLs; nil means the system's roots.
 	TLS *tls.Config
+	// MinReplicas, when positive, makes every write and delete wait (WAIT,
+	// sent with the write) until that many replicas have it; too few
+	// within the timeout fail the call. Zero waits for none.
+	MinReplicas int
 }
 
 // Redis keeps sessions as Redis strings (prefix + ID -> JSON) with a TTL.
@@ -92,12 +103,15 @@ type Redis struct {
 	prefix   string
 	timeout  time.Duration
 	lastFail atomic.Int64 // unix nanoseconds of the last broken connection
+
+	minReplicas int       // see RedisConfig.MinReplicas
+	sentinel    *sentinel // nil unless the URL is redis-sentinel://
 }
 
 // NewRedis returns a Redis backend. It does not connect: the first use does,
 // so the process starts while Redis is down.
 func NewRedis(cfg RedisConfig) *Redis {
-	b := &Redis{prefix: cfg.Prefix, timeout: cfg.Timeout}
+	b := &Redis{prefix: cfg.Prefix, timeout: cfg.Timeout, minReplicas: cfg.MinReplicas}
 	opts := []redis.DialOption{
 		redis.DialConnectTimeout(cfg.Timeout),
 		redis.DialReadTimeout(cfg.Timeout),
@@ -109,17 +123,25 @@ func NewRedis(cfg RedisConfig) *Redis {
 		redis.DialUseTLS(cfg.URL.TLS),
 		redis.DialTLSConfig(cfg.TLS),
 	}
+	dial := func(ctx context.Context) (redis.Conn, error) {
+		return redis.DialContext(ctx, cfg.URL.Network, cfg.URL.Address, opts...)
+	}
+	if cfg.URL.Network == "sentinel" {
+		b.sentinel = newSentinel(cfg.URL, cfg.Timeout, opts)
+		dial = b.sentinel.dial
+	}
 	b.pool = &redis.Pool{
-		DialContext: func(ctx context.Context) (redis.Conn, error) {
-			return redis.DialContext(ctx, cfg.URL.Network, cfg.URL.Address, opts...)
-		},
+		DialContext: dial,
 		MaxIdle:     cfg.PoolSize,
 		MaxActive:   cfg.PoolSize,
 		Wait:        true,
 		IdleTimeout: 5 * time.Minute,
-		TestOnBorrow: func(_ redis.Conn, returned time.Time) error {
+		TestOnBorrow: func(c redis.Conn, returned time.Time) error {
 			if returned.UnixNano() < b.lastFail.Load() {
 				return errStale
+			}
+			if b.sentinel != nil {
+				return b.sentinel.check(c, returned)
 			}
 			return nil
 		},
@@ -129,9 +151,10 @@ func NewRedis(cfg RedisConfig) *Redis {
 
 var errStale = errors.New("connection idle since a failure")
 
-// do runs fn on a pooled connection. When the connection breaks, fn runs
-// once more on a fresh one; every command this backend sends is idempotent,
-// so a retry cannot apply a write twice.
+// do runs fn on a pooled connection. When the connection breaks, or its
+// server turned out to be a read-only replica (a failover), fn runs once
+// more on a fresh one; every command this backend sends is idempotent, so a
+// retry cannot apply a write twice.
 func (b *Redis) do(ctx context.Context, fn func(c redis.Conn, timeout time.Duration) error) error {
 	for attempt := 0; ; attempt++ {
 		c, err := b.pool.GetContext(ctx)
@@ -143,7 +166,7 @@ func (b *Redis) do(ctx context.Context, fn func(c redis.Conn, timeout time.Durat
 			timeout = time.Until(d)
 		}
 		err = fn(c, timeout)
-		broken := c.Err() != nil
+		broken := c.Err() != nil || isReadOnly(err)
 		c.Close()
 		if err == nil || !broken || attempt > 0 || ctx.Err() != nil {
 			return err
@@ -169,19 +192,17 @@ func (b *Redis) Load(ctx context.Context, id string, refresh time.Duration) (dat
 	return data, err == nil, err
 }
 
-// Save implements Backend with one SET ... PX.
+// Save implements Backend with one SET ... PX (and WAIT, see MinReplicas).
 func (b *Redis) Save(ctx context.Context, id string, data []byte, ttl time.Duration) error {
 	return b.do(ctx, func(c redis.Conn, timeout time.Duration) error {
-		_, err := redis.DoWithTimeout(c, timeout, "SET", b.prefix+id, data, "PX", ttl.Milliseconds())
-		return err
+		return b.write(c, timeout, "SET", b.prefix+id, data, "PX", ttl.Milliseconds())
 	})
 }
 
-// Delete implements Backend with one DEL.
+// Delete implements Backend with one DEL (and WAIT, see MinReplicas).
 func (b *Redis) Delete(ctx context.Context, id string) error {
 	return b.do(ctx, func(c redis.Conn, timeout time.Duration) error {
-		_, err := redis.DoWithTimeout(c, timeout, "DEL", b.prefix+id)
-		return err
+		return b.write(c, timeout, "DEL", b.prefix+id)
 	})
 }
 
@@ -193,7 +214,10 @@ func (b *Redis) Ping(ctx context.Context) error {
 	})
 }
 
-// Close closes the pool's connections.
+// Close closes the pool's connections (and stops watching the sentinels).
 func (b *Redis) Close() error {
+	if b.sentinel != nil {
+		b.sentinel.Close()
+	}
 	return b.pool.Close()
 }

@@ -1,0 +1,334 @@
+package sessionstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+)
+
+// Redis Sentinel support, following the Sentinel client guidelines
+// (https://redis.io/docs/latest/develop/reference/sentinel-clients/):
+//
+//   - a new connection asks the sentinels, in turn, for the master's address
+//     (the one that answered last is asked first), connects to it and checks
+//     with ROLE that it is the master;
+//   - a background watch asks a sentinel every sentinelPoll for the master,
+//     so that a failover is noticed even while this process can still reach
+//     the old master;
+//   - when the pool lends a connection, one made to an address that is no
+//     longer the master's is dropped (no round trip), and one that sat idle
+//     for roleCheckAfter or longer is checked with ROLE. Busy connections
+//     are not, so under load a read stays one command; sentinels also
+//     disconnect the clients of a server they demote, and a READONLY reply
+//     drops the pool (see Redis.do).
+
+const (
+	defaultSentinelPort = "26379"
+	sentinelPoll        = 500 * time.Millisecond
+	roleCheckAfter      = time.Second
+)
+
+// parseSentinelURL parses
+// redis-sentinel://[[user:]password@]host[:port][,host2[:port2]...][/db]#mastername,
+// the shape Lettuce uses. Ports default to 26379. A lone word before "@" is
+// the password.
+func parseSentinelURL(raw string) (RedisURL, error) {
+	rest, name, ok := strings.Cut(strings.TrimPrefix(raw, "redis-sentinel://"), "#")
+	if !ok || name == "" {
+		return RedisURL{}, errors.New("no master name: end the URL with #mastername")
+	}
+	r := RedisURL{Network: "sentinel"}
+	var err error
+	if r.MasterName, err = url.PathUnescape(name); err != nil || strings.ContainsAny(r.MasterName, " \r\n") {
+		return RedisURL{}, fmt.Errorf("master name %q is not valid", name)
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		user, pass, both := strings.Cut(rest[:at], ":")
+		if !both {
+			user, pass = "", user
+		}
+		r.Username, err = url.PathUnescape(user)
+		if err == nil {
+			r.Password, err = url.PathUnescape(pass)
+		}
+		if err != nil {
+			return RedisURL{}, errors.New("bad escape in user or password")
+		}
+		rest = rest[at+1:]
+	}
+	hosts, db, _ := strings.Cut(rest, "/")
+	if hosts == "" {
+		return RedisURL{}, errors.New("no sentinel host")
+	}
+	var addrs []string
+	for _, h := range strings.Split(hosts, ",") {
+		addr, err := sentinelAddr(h)
+		if err != nil {
+			return RedisURL{}, err
+		}
+		addrs = append(addrs, addr)
+	}
+	r.Address = strings.Join(addrs, ",")
+	if db != "" {
+		if r.DB, err = strconv.Atoi(db); err != nil || r.DB < 0 {
+			return RedisURL{}, fmt.Errorf("database %q is not a number", db)
+		}
+	}
+	return r, nil
+}
+
+// sentinelAddr reads host[:port] or [ipv6][:port] into host:port.
+func sentinelAddr(h string) (string, error) {
+	host, port := h, defaultSentinelPort
+	if i := strings.LastIndex(h, ":"); i >= 0 && !strings.HasSuffix(h, "]") {
+		host, port = h[:i], h[i+1:]
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("sentinel %q: port %q is not a port number", h, port)
+	}
+	if host == "" || strings.ContainsAny(host, "/?#@ ") || strings.Contains(host, ":") && net.ParseIP(host) == nil {
+		return "", fmt.Errorf("sentinel %q is not host[:port]", h)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// sentinel finds the master through Redis Sentinel and notices when it
+// moves. Create it with newSentinel; Close stops its watch.
+type sentinel struct {
+	name     string
+	user     string // credentials, offered to a sentinel that asks for them
+	password string
+	timeout  time.Duration
+	opts     []redis.DialOption // for the master
+
+	mu        sync.Mutex
+	sentinels []string // the one that answered last first
+	master    string   // the master's address as last heard from a sentinel
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// newSentinel returns a sentinel for u (Network "sentinel") and starts its
+// watch. opts are the options for dialling the master.
+func newSentinel(u RedisURL, timeout time.Duration, opts []redis.DialOption) *sentinel {
+	s := &sentinel{
+		name: u.MasterName, user: u.Username, password: u.Password,
+		timeout: timeout, opts: opts,
+		sentinels: strings.Split(u.Address, ","),
+		stop:      make(chan struct{}), done: make(chan struct{}),
+	}
+	go s.watch()
+	return s
+}
+
+// masterConn is a connection to the server that was the master at addr when
+// it was made.
+type masterConn struct {
+	conn
+	addr string
+}
+
+// conn is what redigo's connections implement, and what the pool needs for
+// DoWithTimeout and DoContext.
+type conn interface {
+	redis.ConnWithTimeout
+	redis.ConnWithContext
+}
+
+// dial connects to the master: it asks each sentinel in turn for its
+// address, and accepts a server that says it is the master.
+func (s *sentinel) dial(ctx context.Context) (redis.Conn, error) {
+	var errs []string
+	tried := map[string]bool{}
+	for _, addr := range s.list() {
+		master, err := s.ask(ctx, addr)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		if tried[master] {
+			continue
+		}
+		tried[master] = true
+		c, err := redis.DialContext(ctx, "tcp", master, s.opts...)
+		if err == nil {
+			if err = checkMaster(ctx, c); err != nil {
+				c.Close()
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("master %s from sentinel %s: %v", master, addr, err))
+			continue
+		}
+		s.found(addr, master)
+		return masterConn{c.(conn), master}, nil
+	}
+	return nil, fmt.Errorf("find master %q through sentinels: %s", s.name, strings.Join(errs, "; "))
+}
+
+// list returns the sentinels' addresses, the last to answer first.
+func (s *sentinel) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.sentinels)
+}
+
+// found records that the sentinel at addr named master.
+func (s *sentinel) found(addr, master string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := slices.Index(s.sentinels, addr); i > 0 {
+		copy(s.sentinels[1:i+1], s.sentinels[:i])
+		s.sentinels[0] = addr
+	}
+	s.master = master
+}
+
+// ask asks the sentinel at addr for the master's address on a new
+// connection.
+func (s *sentinel) ask(ctx context.Context, addr string) (string, error) {
+	c, err := s.dialSentinel(ctx, addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	return s.askOn(ctx, c, addr)
+}
+
+func (s *sentinel) dialSentinel(ctx context.Context, addr string) (redis.Conn, error) {
+	c, err := redis.DialContext(ctx, "tcp", addr, redis.DialConnectTimeout(s.timeout), redis.DialReadTimeout(s.timeout), redis.DialWriteTimeout(s.timeout))
+	if err != nil {
+		return nil, fmt.Errorf("sentinel %s: %w", addr, err)
+	}
+	return c, nil
+}
+
+// askOn asks the sentinel on c. A sentinel that demands a password gets the
+// URL's credentials.
+func (s *sentinel) askOn(ctx context.Context, c redis.Conn, addr string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	reply, err := redis.Strings(redis.DoContext(c, ctx, "SENTINEL", "get-master-addr-by-name", s.name))
+	if err != nil && strings.HasPrefix(err.Error(), "NOAUTH") && s.password != "" {
+		args := []any{s.password}
+		if s.user != "" {
+			args = []any{s.user, s.password}
+		}
+		if _, err = redis.DoContext(c, ctx, "AUTH", args...); err == nil {
+			reply, err = redis.Strings(redis.DoContext(c, ctx, "SENTINEL", "get-master-addr-by-name", s.name))
+		}
+	}
+	switch {
+	case errors.Is(err, redis.ErrNil):
+		return "", fmt.Errorf("sentinel %s does not know master %q", addr, s.name)
+	case err != nil:
+		return "", fmt.Errorf("sentinel %s: %w", addr, err)
+	case len(reply) != 2:
+		return "", fmt.Errorf("sentinel %s: unexpected reply %q", addr, reply)
+	}
+	return net.JoinHostPort(reply[0], reply[1]), nil
+}
+
+// checkMaster fails unless the server on c says it is a master.
+func checkMaster(ctx context.Context, c redis.Conn) error {
+	role, err := redis.Values(redis.DoContext(c, ctx, "ROLE"))
+	if err != nil {
+		return fmt.Errorf("ROLE: %w", err)
+	}
+	if len(role) == 0 {
+		return errors.New("ROLE: empty reply")
+	}
+	if r, _ := redis.String(role[0], nil); r != "master" {
+		return fmt.Errorf("server is a %s, not the master", r)
+	}
+	return nil
+}
+
+var errNotMaster = errors.New("connection to a server that is no longer the master")
+
+// check runs when the pool lends c: a connection to a former master is
+// dropped, and one that sat idle for roleCheckAfter or more is asked ROLE.
+func (s *sentinel) check(c redis.Conn, returned time.Time) error {
+	mc, ok := c.(masterConn)
+	s.mu.Lock()
+	master := s.master
+	s.mu.Unlock()
+	if !ok || mc.addr != master {
+		return errNotMaster
+	}
+	if time.Since(returned) < roleCheckAfter {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	return checkMaster(ctx, c)
+}
+
+// watch asks a sentinel for the master every sentinelPoll, on one kept
+// connection, until Close, so that connections to a former master are
+// dropped even when nothing broke them.
+func (s *sentinel) watch() {
+	defer close(s.done)
+	tick := time.NewTicker(sentinelPoll)
+	defer tick.Stop()
+	var c redis.Conn
+	var addr string
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		var err error
+		if c == nil {
+			addr = s.list()[0]
+			c, err = s.dialSentinel(context.Background(), addr)
+		}
+		var master string
+		if err == nil {
+			master, err = s.askOn(context.Background(), c, addr)
+		}
+		if err != nil {
+			// Ask another sentinel next time.
+			if c != nil {
+				c.Close()
+				c = nil
+			}
+			s.rotate(addr)
+			continue
+		}
+		s.found(addr, master)
+	}
+}
+
+// rotate moves a sentinel that did not answer to the end of the list.
+func (s *sentinel) rotate(addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := slices.Index(s.sentinels, addr); i >= 0 {
+		s.sentinels = append(slices.Delete(s.sentinels, i, i+1), addr)
+	}
+}
+
+// Close stops the watch.
+func (s *sentinel) Close() {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.done
+}
