@@ -13,12 +13,16 @@ import (
 // acknowledged in time. The master has it, but a failover could lose it.
 var errFewReplicas = errors.New("too few replicas acknowledged the write")
 
-// write runs one write command. With MinReplicas set it sends WAIT in the
+// write runs one write command, unless the sentinels are failing the master
+// over (see sentinel.fenced). With MinReplicas set it sends WAIT in the
 // same round trip, giving the replicas half of timeout to acknowledge: WAIT
 // must answer before the connection's read deadline (or the connection
 // would count as broken), and Redis ends a WAIT up to one server tick
 // (1/hz, 100 ms by default) after its timeout.
 func (b *Redis) write(c redis.Conn, timeout time.Duration, cmd string, args ...any) error {
+	if b.sentinel != nil && b.sentinel.fenced() {
+		return errFailover
+	}
 	if b.minReplicas <= 0 {
 		_, err := redis.DoWithTimeout(c, timeout, cmd, args...)
 		return err

@@ -21,9 +21,15 @@ import (
 //   - a new connection asks the sentinels, in turn, for the master's address
 //     (the one that answered last is asked first), connects to it and checks
 //     with ROLE that it is the master;
-//   - a background watch asks a sentinel every sentinelPoll for the master,
-//     so that a failover is noticed even while this process can still reach
-//     the old master;
+//   - every sentinel's events are followed: when one starts failing the
+//     master over (+try-failover), writes are refused (ErrUnavailable, so
+//     503) until a sentinel announces the new master (+switch-master) or
+//     the attempt is given up. Otherwise a write could land on the old
+//     master after a replica was promoted, be acknowledged by another
+//     replica still attached to it, and vanish when that replica follows
+//     the new master;
+//   - a background watch also asks a sentinel every sentinelPoll for the
+//     master, in case an event was missed;
 //   - when the pool lends a connection, one made to an address that is no
 //     longer the master's is dropped (no round trip), and one that sat idle
 //     for roleCheckAfter or longer is checked with ROLE. Busy connections
@@ -35,6 +41,12 @@ const (
 	defaultSentinelPort = "26379"
 	sentinelPoll        = 500 * time.Millisecond
 	roleCheckAfter      = time.Second
+	// fenceMax bounds how long one failover attempt holds writes back when
+	// its end is never announced.
+	fenceMax = 10 * time.Second
+	// eventPing is how often an event subscription checks its sentinel
+	// still answers.
+	eventPing = time.Second
 )
 
 // parseSentinelURL parses
@@ -103,7 +115,7 @@ func sentinelAddr(h string) (string, error) {
 }
 
 // sentinel finds the master through Redis Sentinel and notices when it
-// moves. Create it with newSentinel; Close stops its watch.
+// moves. Create it with newSentinel; Close stops its goroutines.
 type sentinel struct {
 	name     string
 	user     string // credentials, offered to a sentinel that asks for them
@@ -112,24 +124,32 @@ type sentinel struct {
 	opts     []redis.DialOption // for the master
 
 	mu        sync.Mutex
-	sentinels []string // the one that answered last first
-	master    string   // the master's address as last heard from a sentinel
+	sentinels []string         // the one that answered last first
+	master    string           // the master's address as last heard from a sentinel
+	fences    map[string]fence // sentinel -> the failover it is attempting
+	subs      map[string]redis.Conn
 
 	stop      chan struct{}
-	done      chan struct{}
+	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
 
 // newSentinel returns a sentinel for u (Network "sentinel") and starts its
-// watch. opts are the options for dialling the master.
+// watch and event subscriptions. opts are the options for dialling the
+// master.
 func newSentinel(u RedisURL, timeout time.Duration, opts []redis.DialOption) *sentinel {
 	s := &sentinel{
 		name: u.MasterName, user: u.Username, password: u.Password,
 		timeout: timeout, opts: opts,
 		sentinels: strings.Split(u.Address, ","),
-		stop:      make(chan struct{}), done: make(chan struct{}),
+		fences:    map[string]fence{},
+		subs:      map[string]redis.Conn{},
+		stop:      make(chan struct{}),
 	}
-	go s.watch()
+	s.wg.Go(s.watch)
+	for _, addr := range s.sentinels {
+		s.wg.Go(func() { s.follow(addr) })
+	}
 	return s
 }
 
@@ -280,7 +300,6 @@ func (s *sentinel) check(c redis.Conn, returned time.Time) error {
 // connection, until Close, so that connections to a former master are
 // dropped even when nothing broke them.
 func (s *sentinel) watch() {
-	defer close(s.done)
 	tick := time.NewTicker(sentinelPoll)
 	defer tick.Stop()
 	var c redis.Conn
@@ -327,8 +346,136 @@ func (s *sentinel) rotate(addr string) {
 	}
 }
 
-// Close stops the watch.
+// errFailover is a write refused while the sentinels fail the master over.
+var errFailover = errors.New("the master is being failed over")
+
+// fence is a failover a sentinel started: of the master at master, given up
+// at until if nothing is heard of it before.
+type fence struct {
+	master string
+	until  time.Time
+}
+
+// fenced reports whether a sentinel is failing over the master that
+// connections are made to, so that writes must wait. Once the new master is
+// known, a fence on the old one no longer counts.
+func (s *sentinel) fenced() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for addr, f := range s.fences {
+		switch {
+		case now.After(f.until):
+			delete(s.fences, addr)
+		case f.master == s.master:
+			return true
+		}
+	}
+	return false
+}
+
+// follow subscribes to the failover events of the sentinel at addr until
+// Close, connecting again after a failure.
+func (s *sentinel) follow(addr string) {
+	for {
+		s.subscribe(addr)
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(sentinelPoll):
+		}
+	}
+}
+
+// subscribe receives the events of the sentinel at addr until its
+// connection fails or Close closes it.
+func (s *sentinel) subscribe(addr string) {
+	c, err := s.dialSentinel(context.Background(), addr)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	// Asking first authenticates to a sentinel that wants a password.
+	if _, err := s.askOn(context.Background(), c, addr); err != nil {
+		return
+	}
+	s.mu.Lock()
+	select {
+	case <-s.stop:
+		s.mu.Unlock()
+		return
+	default:
+		s.subs[addr] = c
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.subs, addr)
+		s.mu.Unlock()
+	}()
+
+	psc := redis.PubSubConn{Conn: c}
+	if err := psc.Subscribe("+try-failover", "+switch-master"); err != nil {
+		return
+	}
+	if err := psc.PSubscribe("-failover-abort-*"); err != nil {
+		return
+	}
+	pinged := make(chan struct{})
+	defer close(pinged)
+	go func() {
+		for {
+			select {
+			case <-pinged:
+				return
+			case <-time.After(eventPing):
+				if psc.Ping("") != nil {
+					return
+				}
+			}
+		}
+	}()
+	for {
+		switch m := psc.ReceiveWithTimeout(3 * eventPing).(type) {
+		case error:
+			return
+		case redis.Message:
+			s.event(addr, m.Channel, strings.Fields(string(m.Data)))
+		}
+	}
+}
+
+// event handles one event from the sentinel at addr:
+//
+//	+try-failover master <name> <ip> <port>
+//	-failover-abort-<why> master <name> <ip> <port>
+//	+switch-master <name> <old-ip> <old-port> <new-ip> <new-port>
+func (s *sentinel) event(addr, channel string, f []string) {
+	switch {
+	case channel == "+switch-master" && len(f) == 5 && f[0] == s.name:
+		s.mu.Lock()
+		s.master = net.JoinHostPort(f[3], f[4])
+		s.mu.Unlock()
+	case len(f) == 4 && f[0] == "master" && f[1] == s.name:
+		s.mu.Lock()
+		if channel == "+try-failover" {
+			s.fences[addr] = fence{master: net.JoinHostPort(f[2], f[3]), until: time.Now().Add(fenceMax)}
+		} else {
+			delete(s.fences, addr)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Close stops the watch and the event subscriptions.
 func (s *sentinel) Close() {
-	s.closeOnce.Do(func() { close(s.stop) })
-	<-s.done
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		close(s.stop)
+		for _, c := range s.subs {
+			c.Close() // ends its Receive
+		}
+		s.mu.Unlock()
+	})
+	s.wg.Wait()
 }

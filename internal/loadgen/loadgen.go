@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -59,14 +60,18 @@ type Result struct {
 	// target (with Config.Redispatch); they are not in Sent.
 	Redispatched int
 	// Lost counts visitors who were shown something other than the email
-	// they were last told was stored (or one whose storing was in doubt).
+	// they were last told was stored (or one they sent since, whose storing
+	// was in doubt because it got no answer or a 5xx).
 	Lost int
 	// NoRetryAfter counts 503 answers without a Retry-After header.
 	NoRetryAfter int
 	// PlainNotOK counts answers other than 200 from pages without a session.
 	PlainNotOK int
-	// Max503 and MaxLatency are the slowest 503 and the slowest answer.
-	Max503, MaxLatency time.Duration
+	// Max503 and MaxLatency are the slowest 503 and the slowest answer;
+	// TotalLatency adds up the time of every request in Sent.
+	Max503, MaxLatency, TotalLatency time.Duration
+	// Losses tells, for each lost session, what was shown and when.
+	Losses []string
 	// LastFailure is when the last session request that did not succeed
 	// ended (zero if none).
 	LastFailure time.Time
@@ -89,6 +94,7 @@ type Request struct {
 // Load is a load ready to run. Create it with New.
 type Load struct {
 	cfg      Config
+	targets  atomic.Pointer[[]string]
 	client   *http.Client
 	visitors []*visitor
 }
@@ -119,6 +125,7 @@ func New(cfg Config) *Load {
 		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
+	l.SetTargets(cfg.Targets...)
 	for i := range cfg.Visitors {
 		l.visitors = append(l.visitors, &visitor{n: i})
 	}
@@ -126,9 +133,9 @@ func New(cfg Config) *Load {
 }
 
 // SetTargets sends the visitors' next requests to other instances, such as
-// those of a new version.
+// those of a new version. It may be called while the load runs.
 func (l *Load) SetTargets(targets ...string) {
-	l.cfg.Targets = targets
+	l.targets.Store(&targets)
 }
 
 // Close closes the load's idle connections.
@@ -219,10 +226,12 @@ func (l *Load) result() Result {
 		r.PlainNotOK += x.PlainNotOK
 		r.Max503 = max(r.Max503, x.Max503)
 		r.MaxLatency = max(r.MaxLatency, x.MaxLatency)
+		r.TotalLatency += x.TotalLatency
 		if x.LastFailure.After(r.LastFailure) {
 			r.LastFailure = x.LastFailure
 		}
 		r.Requests = append(r.Requests, x.Requests...)
+		r.Losses = append(r.Losses, x.Losses...)
 		if v.lost {
 			r.Lost++
 		}
@@ -264,10 +273,13 @@ func (l *Load) read(ctx context.Context, v *visitor) bool {
 	case v.acked == "" && len(v.maybe) == 0:
 	case shown == v.acked:
 	case slices.Contains(v.maybe, shown):
-		// A write whose answer failed was stored after all.
-		v.acked, v.maybe = shown, nil
+		// A write whose answer failed may have been stored, or may be
+		// seen on a master that is being failed over and then vanish:
+		// the visitor was never told it was stored.
 	default:
 		v.lost = true
+		v.res.Losses = append(v.res.Losses, fmt.Sprintf("%s: visitor %d shown %q at %s, told %q was stored (in doubt: %q)",
+			time.Now().Format("15:04:05.000"), v.n, shown, res.Request.Header.Get("X-Request-ID"), v.acked, v.maybe))
 		// Carry on from what the service has now.
 		v.acked, v.maybe = shown, nil
 	}
@@ -293,8 +305,9 @@ func (l *Load) send(ctx context.Context, v *visitor, method, path string, form u
 	var res *http.Response
 	var body []byte
 	var err error
-	for try := 0; try < len(l.cfg.Targets); try++ {
-		rec.Target = l.cfg.Targets[(v.n+v.seq+try)%len(l.cfg.Targets)]
+	targets := *l.targets.Load()
+	for try := 0; try < len(targets); try++ {
+		rec.Target = targets[(v.n+v.seq+try)%len(targets)]
 		rec.Start = time.Now()
 		res, body, err = l.do(ctx, v, rec, form)
 		rec.Latency = time.Since(rec.Start)
@@ -309,6 +322,7 @@ func (l *Load) send(ctx context.Context, v *visitor, method, path string, form u
 	session := path == "/get_email" || path == "/set_email" && method == http.MethodPost
 	v.res.Sent++
 	v.res.MaxLatency = max(v.res.MaxLatency, rec.Latency)
+	v.res.TotalLatency += rec.Latency
 	switch {
 	case err != nil:
 		v.res.Failed++

@@ -33,8 +33,9 @@ func StartTCP(t T, extra ...string) *Server {
 
 // StartSentinel starts a Redis Sentinel (redis-server --sentinel) on a free
 // port of 127.0.0.1 that monitors the master at masterAddr under name. It
-// declares a master down after 500 ms of silence and retries a failed
-// failover after 2 s, so that tests fail over in a second or two. Extra
+// declares a master down after 1 s of silence (shorter makes a busy machine
+// fail over servers that are up) and retries a failed failover after 2 s,
+// so that tests fail over in two seconds or so. Extra
 // lines go into its configuration file (e.g. "requirepass pw").
 func StartSentinel(t T, name, masterAddr string, quorum int, extra ...string) *Server {
 	t.Helper()
@@ -53,7 +54,7 @@ func StartSentinel(t T, name, masterAddr string, quorum int, extra ...string) *S
 			"dir " + dir,
 			"logfile " + filepath.Join(dir, "redis.log"),
 			fmt.Sprintf("sentinel monitor %s %s %s %d", name, host, port, quorum),
-			"sentinel down-after-milliseconds " + name + " 500",
+			"sentinel down-after-milliseconds " + name + " 1000",
 			"sentinel failover-timeout " + name + " 1000",
 		}, extra...)
 		// Sentinel rewrites this file with what it learns, so a restart
@@ -125,11 +126,6 @@ type Group struct {
 func StartGroup(t T, replicas, sentinels int, extra ...string) *Group {
 	t.Helper()
 	g := &Group{Name: "sessions", t: t}
-	t.Cleanup(func() {
-		if t.Failed() {
-			g.logs()
-		}
-	})
 	// Full syncs (a new replica, an old master coming back) start at once.
 	extra = append([]string{"--repl-diskless-sync-delay", "0"}, extra...)
 	master := StartTCP(t, extra...)
@@ -144,31 +140,25 @@ func StartGroup(t T, replicas, sentinels int, extra ...string) *Group {
 			return strings.Contains(info, "master_link_status:up")
 		})
 	}
-	// A new replica may acknowledge writes only a second after its link is
-	// up. (WAIT counts acknowledgements of this connection's last write.)
-	c, err := redis.Dial("tcp", master.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	g.waitFor("replicas acknowledging writes", func() bool {
-		c.Do("SET", "redistest:acked", 1)
-		n, _ := redis.Int(c.Do("WAIT", replicas, 100))
-		return n == replicas
-	})
-	c.Do("DEL", "redistest:acked")
+	g.waitAcked(master, replicas)
 	for range sentinels {
 		g.Sentinels = append(g.Sentinels, StartSentinel(t, g.Name, master.Addr(), sentinels/2+1))
 	}
 	g.WaitSentinels()
+	// Registered last, so it runs before the servers stop.
+	t.Cleanup(func() {
+		if t.Failed() {
+			g.logs()
+		}
+	})
 	return g
 }
 
-// logs shows what the sentinels logged, to tell why a failover went wrong.
+// logs shows what the servers logged, to tell why a failover went wrong.
 func (g *Group) logs() {
-	for _, s := range g.Sentinels {
+	for _, s := range append(g.Nodes, g.Sentinels...) {
 		log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-		g.t.Logf("sentinel %s log:\n%s", s.Addr(), log)
+		g.t.Logf("%s log:\n%s", s.Addr(), log)
 	}
 }
 
@@ -214,7 +204,8 @@ func (g *Group) Node(addr string) *Server {
 }
 
 // WaitFailover waits until every running sentinel names a master other than
-// old, that server says it is a master, and a replica is in sync with it. It
+// old, that server says it is a master, and a replica acknowledges its
+// writes. It
 // returns the new master's address. (A demoted master that is still up is
 // made a replica by the sentinels some 10 s later; this does not wait for
 // that.)
@@ -237,19 +228,48 @@ func (g *Group) WaitFailover(old string) string {
 		if len(role) == 0 || string(role[0].([]byte)) != "master" {
 			return false
 		}
-		_, port, _ := net.SplitHostPort(master)
-		for _, n := range g.Nodes {
-			if n.Addr() == master || n.cmd == nil {
-				continue
-			}
-			info, _ := redis.String(n.Try("INFO", "replication"))
-			if strings.Contains(info, "master_port:"+port+"\r\n") && strings.Contains(info, "master_link_status:up") {
-				return true
-			}
-		}
-		return false
+		return g.acked(g.Node(master), 1)
 	})
 	return master
+}
+
+// WaitSynced waits until every running data server but the master
+// acknowledges the master's writes. (The master is asked again each time,
+// in case the sentinels fail it over meanwhile.)
+func (g *Group) WaitSynced() {
+	g.t.Helper()
+	g.waitFor("every replica acknowledging writes", func() bool {
+		running := -1 // less the master
+		for _, n := range g.Nodes {
+			if n.cmd != nil {
+				running++
+			}
+		}
+		return g.acked(g.Node(g.Master()), running)
+	})
+}
+
+// waitAcked waits until n replicas acknowledge a write on master. A replica
+// does so only some time (up to a second) after its link is up.
+func (g *Group) waitAcked(master *Server, n int) {
+	g.t.Helper()
+	g.waitFor(fmt.Sprintf("%d replicas acknowledging writes", n), func() bool { return g.acked(master, n) })
+}
+
+// acked writes a key on master and reports whether n replicas acknowledge
+// it within 100 ms. (WAIT counts acknowledgements of its own connection's
+// last write.)
+func (g *Group) acked(master *Server, n int) bool {
+	c, err := redis.Dial("tcp", master.Addr(), redis.DialConnectTimeout(time.Second), redis.DialReadTimeout(time.Second))
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	if _, err := c.Do("SET", "redistest:acked", 1, "PX", 1000); err != nil {
+		return false
+	}
+	got, _ := redis.Int(c.Do("WAIT", n, 100))
+	return got >= n
 }
 
 // WaitSentinels waits until every running sentinel knows every replica and
