@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -67,7 +68,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	defer store.Close() // on early returns; closing twice is harmless
+	closeStore := sync.OnceValue(store.Close)
+	defer closeStore() // on early returns
 	if err := store.Ping(ctx); err != nil {
 		logger.Error("session store not reachable at start; serving anyway, session pages answer 503 until it is", "store", cfg.SessionType, "error", err)
 	}
@@ -114,7 +116,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	// Every accepted request has been answered: the pool can go.
-	if err := store.Close(); err != nil {
+	if err := closeStore(); err != nil {
 		return fmt.Errorf("close session store: %w", err)
 	}
 	logger.Info("stopped")

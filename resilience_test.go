@@ -338,3 +338,23 @@ func TestBurstIsBounded(t *testing.T) {
 	}
 	t.Logf("steady load: %d requests, no new Redis connection", r.Sent)
 }
+
+// TestRunClosesEveryStore stops the service over each kind of store: the
+// store is closed once, after the last request, and run returns nil.
+func TestRunClosesEveryStore(t *testing.T) {
+	srv := redistest.New(t)
+	for _, env := range [][]string{
+		{"SESSION_TYPE=redis", "SESSION_REDIS=" + srv.URL, "SESSION_KEY_PREFIX=" + srv.Prefix},
+		{"SESSION_TYPE=filesystem", "SESSION_FILE_DIR=" + t.TempDir()},
+		{"SESSION_TYPE=cookie"},
+	} {
+		base, _, stop := startRun(t, env...)
+		cookie := setEmail(t, base, "a@example.com")
+		if _, body := get(t, base+"/get_email", cookie); !strings.Contains(body, "Welcome a@example.com!") {
+			t.Errorf("%s: %s", env[0], body)
+		}
+		if err := stop(); err != nil {
+			t.Errorf("%s: run returned %v", env[0], err)
+		}
+	}
+}

@@ -28,6 +28,9 @@ import (
 //     master after a replica was promoted, be acknowledged by another
 //     replica still attached to it, and vanish when that replica follows
 //     the new master;
+//   - after a +switch-master, a sentinel that still names the old master
+//     (sentinels hear of a failover some time apart) is not believed for
+//     fenceMax, so connections never go back to the old master;
 //   - a background watch also asks a sentinel every sentinelPoll for the
 //     master, in case an event was missed;
 //   - when the pool lends a connection, one made to an address that is no
@@ -124,9 +127,10 @@ type sentinel struct {
 	opts     []redis.DialOption // for the master
 
 	mu        sync.Mutex
-	sentinels []string         // the one that answered last first
-	master    string           // the master's address as last heard from a sentinel
-	fences    map[string]fence // sentinel -> the failover it is attempting
+	sentinels []string             // the one that answered last first
+	master    string               // the master's address as last heard from a sentinel
+	fences    map[string]fence     // sentinel -> the failover it is attempting
+	retired   map[string]time.Time // former master -> until when to disbelieve sentinels naming it
 	subs      map[string]redis.Conn
 
 	stop      chan struct{}
@@ -143,6 +147,7 @@ func newSentinel(u RedisURL, timeout time.Duration, opts []redis.DialOption) *se
 		timeout: timeout, opts: opts,
 		sentinels: strings.Split(u.Address, ","),
 		fences:    map[string]fence{},
+		retired:   map[string]time.Time{},
 		subs:      map[string]redis.Conn{},
 		stop:      make(chan struct{}),
 	}
@@ -176,6 +181,10 @@ func (s *sentinel) dial(ctx context.Context) (redis.Conn, error) {
 		master, err := s.ask(ctx, addr)
 		if err != nil {
 			errs = append(errs, err.Error())
+			continue
+		}
+		if s.isRetired(master) {
+			errs = append(errs, fmt.Sprintf("sentinel %s still names the former master %s", addr, master))
 			continue
 		}
 		if tried[master] {
@@ -214,6 +223,21 @@ func (s *sentinel) found(addr, master string) {
 		s.sentinels[0] = addr
 	}
 	s.master = master
+}
+
+// isRetired reports whether a sentinel announced lately that master was
+// replaced: a sentinel that still names it has not heard yet (sentinels
+// learn of a failover some time apart), and following it would mean going
+// back to the old master.
+func (s *sentinel) isRetired(master string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.retired[master]
+	if ok && time.Now().After(until) {
+		delete(s.retired, master)
+		return false
+	}
+	return ok
 }
 
 // ask asks the sentinel at addr for the master's address on a new
@@ -333,7 +357,9 @@ func (s *sentinel) watch() {
 			s.rotate(addr)
 			continue
 		}
-		s.found(addr, master)
+		if !s.isRetired(master) {
+			s.found(addr, master)
+		}
 	}
 }
 
@@ -453,8 +479,11 @@ func (s *sentinel) subscribe(addr string) {
 func (s *sentinel) event(addr, channel string, f []string) {
 	switch {
 	case channel == "+switch-master" && len(f) == 5 && f[0] == s.name:
+		old, now := net.JoinHostPort(f[1], f[2]), net.JoinHostPort(f[3], f[4])
 		s.mu.Lock()
-		s.master = net.JoinHostPort(f[3], f[4])
+		s.master = now
+		delete(s.retired, now) // a failback
+		s.retired[old] = time.Now().Add(fenceMax)
 		s.mu.Unlock()
 	case len(f) == 4 && f[0] == "master" && f[1] == s.name:
 		s.mu.Lock()

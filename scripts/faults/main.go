@@ -90,6 +90,7 @@ var scenarios = []scenario{
 	{"Sentinel: SENTINEL FAILOVER (old master up), MIN_REPLICAS=0", func(e *env) row { return askedFailover(e, 0) }},
 	{"Sentinel: SENTINEL FAILOVER (old master up), MIN_REPLICAS=1", func(e *env) row { return askedFailover(e, 1) }},
 	{"rolling deploy: 3 instances replaced one by one (SIGTERM)", rollingDeploy},
+	{"rolling deploy behind HAProxy (deploy/haproxy.cfg), same ports", haproxyDeploy},
 	{"burst: 300 visitors at once, SESSION_REDIS_POOL_SIZE=8", burst},
 	{"writes on master + 1 replica, MIN_REPLICAS=0", func(e *env) row { return replicatedWrites(e, 0) }},
 	{"writes on master + 1 replica, MIN_REPLICAS=1", func(e *env) row { return replicatedWrites(e, 1) }},
@@ -152,12 +153,20 @@ type service struct {
 // top of a Redis store, shared secret and the timeout), and waits until its
 // /healthz answers.
 func (e *env) start(environ ...string) *service {
+	return e.startOn(e.freePort(), environ...)
+}
+
+func (e *env) freePort() string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		e.Fatal(err)
 	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// startOn is start on the given port.
+func (e *env) startOn(port string, environ ...string) *service {
 	dir, err := os.MkdirTemp("", "sessionsvc")
 	if err != nil {
 		e.Fatal(err)
@@ -422,6 +431,78 @@ func rollingDeploy(e *env) row {
 	}
 	return row{res: r, notes: []string{codes, fmt.Sprintf("slowest shutdown %v", slowest.Round(time.Millisecond)),
 		fmt.Sprintf("%d requests refused unread and resent elsewhere, as a balancer retries", r.Redispatched)}}
+}
+
+// haproxyDeploy runs HAProxy with the compose file's configuration (its
+// servers fixed to three local instances instead of Docker's DNS) and
+// restarts the instances one by one on their ports while visitors go
+// through HAProxy, which alone retries what a stopping instance refused.
+func haproxyDeploy(e *env) row {
+	if _, err := exec.LookPath("haproxy"); err != nil {
+		e.Fatal("haproxy not found in PATH (Debian/Ubuntu: apt-get install haproxy)")
+	}
+	srv := redistest.Start(e)
+	redisEnv := "SESSION_REDIS=" + srv.URL
+	ports := []string{e.freePort(), e.freePort(), e.freePort()}
+	live := make([]*service, len(ports))
+	var servers []string
+	for i, port := range ports {
+		live[i] = e.startOn(port, redisEnv)
+		servers = append(servers, fmt.Sprintf("    server app%d 127.0.0.1:%s", i+1, port))
+	}
+	conf, err := os.ReadFile("deploy/haproxy.cfg")
+	if err != nil {
+		e.Fatal(err)
+	}
+	lbPort := e.freePort()
+	cfg := string(conf)
+	for _, r := range [][2]string{
+		{"bind :8080", "bind 127.0.0.1:" + lbPort},
+		{" init-addr none resolvers docker", ""},
+		{"    server-template app 10 app:5000", strings.Join(servers, "\n")},
+	} {
+		if !strings.Contains(cfg, r[0]) {
+			e.Fatalf("deploy/haproxy.cfg has no %q", r[0])
+		}
+		cfg = strings.Replace(cfg, r[0], r[1], 1)
+	}
+	dir, err := os.MkdirTemp("", "haproxy")
+	if err != nil {
+		e.Fatal(err)
+	}
+	e.Cleanup(func() { os.RemoveAll(dir) })
+	path := dir + "/haproxy.cfg"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		e.Fatal(err)
+	}
+	lb := exec.Command("haproxy", "-db", "-f", path)
+	var lbOut bytes.Buffer
+	lb.Stdout, lb.Stderr = &lbOut, &lbOut
+	if err := lb.Start(); err != nil {
+		e.Fatal(err)
+	}
+	e.Cleanup(func() { lb.Process.Kill(); lb.Wait() })
+	base := "http://127.0.0.1:" + lbPort
+	for deadline := time.Now().Add(10 * time.Second); status(base+"/healthz") != 200; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			e.Fatalf("HAProxy not answering within 10s:\n%s", lbOut.String())
+		}
+	}
+
+	var exits []string
+	r := e.during(e.load(base), func() {
+		for i, port := range ports {
+			time.Sleep(time.Second)
+			err, _ := live[i].stop(e)
+			exits = append(exits, fmt.Sprint(err))
+			live[i] = e.startOn(port, redisEnv)
+		}
+	}, time.Second)
+	codes := "exit 0 ×3"
+	if slices.ContainsFunc(exits, func(s string) bool { return s != "<nil>" }) {
+		codes = "exits: " + strings.Join(exits, ", ")
+	}
+	return row{res: r, notes: []string{codes, "each instance down while it restarts; HAProxy retried elsewhere"}}
 }
 
 func burst(e *env) row {
