@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -86,7 +87,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	closeStore := sync.OnceValue(store.Close)
+	defer closeStore() // on early returns
 	if err := store.Ping(ctx); err != nil {
 		logger.Error("session store not reachable at start; serving anyway, session pages answer 503 until it is", "store", cfg.SessionType, "error", err)
 	}
@@ -153,6 +155,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			return fmt.Errorf("shutdown metrics: %w", err)
 		}
 	}
+	// Every accepted request has been answered: the pool can go.
+	if err := closeStore(); err != nil {
+		return fmt.Errorf("close session store: %w", err)
+	}
 	logger.Info("stopped")
 	return nil
 }
@@ -208,7 +214,8 @@ func openStore(cfg config.Config, notify func(context.Context, sessionstore.Even
 	case "redis":
 		sc.Backend = sessionstore.NewRedis(sessionstore.RedisConfig{
 			URL: cfg.RedisURL, Prefix: cfg.KeyPrefix, IndexPrefix: "by-email:" + cfg.KeyPrefix, Timeout: cfg.RedisTimeout, PoolSize: cfg.RedisPoolSize,
-			TLS: &tls.Config{RootCAs: cfg.RedisCAs, MinVersion: tls.VersionTLS12},
+			MinReplicas: cfg.RedisMinReplicas,
+			TLS:         &tls.Config{RootCAs: cfg.RedisCAs, MinVersion: tls.VersionTLS12},
 		})
 	case "filesystem":
 		dir, err := sessionstore.NewDir(cfg.FileDir)

@@ -25,8 +25,9 @@ import (
 
 // Config is the service's configuration. Tags: env is the variable,
 // default its value when unset or empty, oneof the accepted values
-// (compared without regard to case), secret hides the value in errors,
-// zero:"off" lets a duration be 0.
+// (compared without regard to case), min the least whole number accepted
+// (1 when absent), secret hides the value in errors, zero:"off" lets a
+// duration be 0.
 type Config struct {
 	Host string `env:"HOST" default:"127.0.0.1"`
 	Port int    `env:"PORT" default:"5000"`
@@ -83,9 +84,12 @@ type Config struct {
 	// X-Forwarded-Proto are believed.
 	TrustedProxies []string `env:"TRUSTED_PROXIES"`
 
-	RedisTimeout    time.Duration `env:"SESSION_REDIS_TIMEOUT" default:"500ms"`
-	RedisPoolSize   int           `env:"SESSION_REDIS_POOL_SIZE" default:"32"`
-	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" default:"10s"`
+	RedisTimeout  time.Duration `env:"SESSION_REDIS_TIMEOUT" default:"500ms"`
+	RedisPoolSize int           `env:"SESSION_REDIS_POOL_SIZE" default:"32"`
+	// RedisMinReplicas is how many replicas must acknowledge each session
+	// write (Redis WAIT) before it counts as done; 0 waits for none.
+	RedisMinReplicas int           `env:"SESSION_REDIS_MIN_REPLICAS" default:"0" min:"0"`
+	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" default:"10s"`
 
 	// MetricsAddr is host:port of a separate listener for Prometheus metrics
 	// (GET /metrics), so the public port never exposes them. Empty: off.
@@ -173,9 +177,13 @@ func set(field reflect.Value, f reflect.StructField, raw string) error {
 		}
 		field.SetBool(b)
 	case int:
+		least := 1
+		if m := f.Tag.Get("min"); m != "" {
+			least, _ = strconv.Atoi(m)
+		}
 		n, err := strconv.Atoi(raw)
-		if err != nil || n < 1 {
-			return bad("want a whole number of at least 1")
+		if err != nil || n < least {
+			return bad(fmt.Sprintf("want a whole number of at least %d", least))
 		}
 		field.SetInt(int64(n))
 	case time.Duration:
@@ -240,7 +248,7 @@ func (c *Config) check(env map[string]string) error {
 	}
 	var err error
 	if c.RedisURL, err = sessionstore.ParseRedisURL(c.Redis); err != nil {
-		return &Error{"SESSION_REDIS", strconv.Quote(redact(c.Redis)), err.Error() + "; want redis://[user:password@]host[:port][/db], rediss://... for TLS, or unix:///path/to/socket[?db=N]"}
+		return &Error{"SESSION_REDIS", strconv.Quote(redact(c.Redis)), err.Error() + "; want redis://[user:password@]host[:port][/db], rediss://... for TLS, unix:///path/to/socket[?db=N], or redis-sentinel://[[user:]password@]host[:port][,host2[:port2]...][/db]#mastername"}
 	}
 
 	release := c.Mode == "release"

@@ -25,7 +25,7 @@ func TestDefaults(t *testing.T) {
 		"CookieName": "session", "CookieDomain": "", "CookiePath": "/", "CookieHTTPOnly": true,
 		"CookieSecure": false, "SameSite": http.SameSiteLaxMode, "GeneratedSecret": true,
 		"FileDir":      "/home/u/.cache/sessionsvc/sessions",
-		"RedisTimeout": 500 * time.Millisecond, "RedisPoolSize": 32, "ShutdownTimeout": 10 * time.Second,
+		"RedisTimeout": 500 * time.Millisecond, "RedisPoolSize": 32, "RedisMinReplicas": 0, "ShutdownTimeout": 10 * time.Second,
 		"AbsoluteLifetime": time.Duration(0), "RenewGrace": 5 * time.Second, "HashIDs": false,
 		"MaxSize": 4096, "RedisCAFile": "", "TrustedProxies": []string(nil), "CSRFTrustedOrigins": []string(nil),
 	}
@@ -69,6 +69,9 @@ func TestValues(t *testing.T) {
 		{"TRUSTED_PROXIES=10.0.0.0/8, 127.0.0.1", "TrustedProxies", []string{"10.0.0.0/8", "127.0.0.1"}},
 		{"CSRF_TRUSTED_ORIGINS=https://a.example", "CSRFTrustedOrigins", []string{"https://a.example"}},
 		{"SESSION_COOKIE_NAME=__Host-session\x00SESSION_COOKIE_SECURE=true", "CookieName", "__Host-session"},
+		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "RedisURL.Address", "s1:26379,s2:5000"},
+		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "RedisURL.MasterName", "sessions"},
+		{"SESSION_REDIS_MIN_REPLICAS=2", "RedisMinReplicas", 2},
 	} {
 		c, err := Load(strings.Split(tc.env, "\x00"))
 		if err != nil {
@@ -84,6 +87,8 @@ func TestValues(t *testing.T) {
 		}
 	}
 }
+
+const redisForms = "redis://[user:password@]host[:port][/db], rediss://... for TLS, unix:///path/to/socket[?db=N], or redis-sentinel://[[user:]password@]host[:port][,host2[:port2]...][/db]#mastername"
 
 func TestErrors(t *testing.T) {
 	release := "GIN_MODE=release\x00SECRET_KEY=" + strongKey + "\x00"
@@ -104,13 +109,17 @@ func TestErrors(t *testing.T) {
 		{"PERMANENT_SESSION_LIFETIME=-5", `PERMANENT_SESSION_LIFETIME="-5": want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)`},
 		{"SESSION_REDIS_TIMEOUT=0", `SESSION_REDIS_TIMEOUT="0": want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)`},
 		{"SESSION_REDIS_POOL_SIZE=0", `SESSION_REDIS_POOL_SIZE="0": want a whole number of at least 1`},
+		{"SESSION_REDIS_MIN_REPLICAS=-1", `SESSION_REDIS_MIN_REPLICAS="-1": want a whole number of at least 0`},
+		{"SESSION_REDIS_MIN_REPLICAS=one", `SESSION_REDIS_MIN_REPLICAS="one": want a whole number of at least 0`},
 		{"SHUTDOWN_TIMEOUT=soon", `SHUTDOWN_TIMEOUT="soon": want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)`},
 		{"SESSION_COOKIE_SAMESITE=Loose", `SESSION_COOKIE_SAMESITE="Loose": accepted values are Strict, Lax, None`},
 		{"SESSION_COOKIE_SAMESITE=None", `SESSION_COOKIE_SAMESITE="None": browsers drop SameSite=None cookies that are not Secure: set SESSION_COOKIE_SECURE=true, or use Lax or Strict`},
 		{"SESSION_COOKIE_NAME=my session", `SESSION_COOKIE_NAME="my session": want letters, digits and !#$%&'*+-.^_` + "`" + `|~ only`},
 		{"SESSION_COOKIE_PATH=app", `SESSION_COOKIE_PATH="app": want a path starting with "/"`},
-		{"SESSION_REDIS=http://u:hunter2@h", `SESSION_REDIS="http://u:xxxxx@h": scheme must be redis, rediss or unix; want redis://[user:password@]host[:port][/db], rediss://... for TLS, or unix:///path/to/socket[?db=N]`},
-		{"SESSION_REDIS=redis://:hunter2@h/zero", `SESSION_REDIS="redis://:xxxxx@h/zero": database "zero" is not a number; want redis://[user:password@]host[:port][/db], rediss://... for TLS, or unix:///path/to/socket[?db=N]`},
+		{"SESSION_REDIS=http://u:hunter2@h", `SESSION_REDIS="http://u:xxxxx@h": scheme must be redis, rediss, unix or redis-sentinel; want ` + redisForms},
+		{"SESSION_REDIS=redis://:hunter2@h/zero", `SESSION_REDIS="redis://:xxxxx@h/zero": database "zero" is not a number; want ` + redisForms},
+		{"SESSION_REDIS=redis-sentinel://u:hunter2@s1,s2", `SESSION_REDIS="redis-sentinel://u:xxxxx@s1,s2": no master name: end the URL with #mastername; want ` + redisForms},
+		{"SESSION_REDIS=redis-sentinel://hunter2@s1:0#m", `SESSION_REDIS="redis-sentinel://xxxxx@s1:0#m": sentinel "s1:0": port "0" is not a port number; want ` + redisForms},
 		{"GIN_MODE=release", `SECRET_KEY="": required when GIN_MODE=release: set at least 32 random bytes, e.g. from "openssl rand -hex 32"`},
 		{"GIN_MODE=release\x00SECRET_KEY=BAD_SECRET_KEY", `SECRET_KEY=(hidden, 14 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
 		{"GIN_MODE=release\x00SECRET_KEY=change-me-to-a-long-random-string-please", `SECRET_KEY=(hidden, 40 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},

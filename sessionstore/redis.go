@@ -17,19 +17,26 @@ import (
 
 // RedisURL is a parsed SESSION_REDIS address.
 type RedisURL struct {
-	Network  string // "tcp" or "unix"
-	Address  string // host:port, or the socket's path
+	Network  string // "tcp", "unix" or "sentinel"
+	Address  string // host:port, or the socket's path; for "sentinel", the sentinels' host:port, comma-separated
 	Username string
 	Password string
 	DB       int
 	TLS      bool
+
+	// MasterName is the master's name in the sentinels' configuration.
+	MasterName string
 }
 
 // ParseRedisURL parses redis://[user:password@]host[:port][/db],
-// rediss://... (TLS) and unix://[user:password@]/path/to/socket[?db=N].
-// The port defaults to 6379 and the database to 0. Errors never contain the
-// password.
+// rediss://... (TLS), unix://[user:password@]/path/to/socket[?db=N] and
+// redis-sentinel://[[user:]password@]host[:port][,host2[:port2]...][/db]#mastername.
+// The port defaults to 6379 (26379 for sentinels) and the database to 0.
+// Errors never contain the password.
 func ParseRedisURL(raw string) (RedisURL, error) {
+	if strings.HasPrefix(raw, "redis-sentinel://") {
+		return parseSentinelURL(raw)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return RedisURL{}, errors.New("not a URL")
@@ -59,7 +66,7 @@ func ParseRedisURL(raw string) (RedisURL, error) {
 		r.Network, r.Address = "unix", u.Path
 		db = u.Query().Get("db")
 	default:
-		return RedisURL{}, errors.New("scheme must be redis, rediss or unix")
+		return RedisURL{}, errors.New("scheme must be redis, rediss, unix or redis-sentinel")
 	}
 	if db != "" {
 		if r.DB, err = strconv.Atoi(db); err != nil || r.DB < 0 {
@@ -87,6 +94,10 @@ type RedisConfig struct {
 	// a scan of Prefix* finds sessions only. Empty means "by-owner:" +
 	// Prefix.
 	IndexPrefix string
+	// MinReplicas, when positive, makes every write and delete wait (WAIT,
+	// sent with the write) until that many replicas have it; too few
+	// within the timeout fail the call. Zero waits for none.
+	MinReplicas int
 }
 
 // Redis keeps sessions as Redis strings (prefix + ID -> JSON) with a TTL.
@@ -101,12 +112,15 @@ type Redis struct {
 	lastFail    atomic.Int64 // unix nanoseconds of the last broken connection
 	waiting     atomic.Int64 // callers getting a connection from the pool
 	dialed      atomic.Pointer[string]
+
+	minReplicas int       // see RedisConfig.MinReplicas
+	sentinel    *sentinel // nil unless the URL is redis-sentinel://
 }
 
 // NewRedis returns a Redis backend. It does not connect: the first use does,
 // so the process starts while Redis is down.
 func NewRedis(cfg RedisConfig) *Redis {
-	b := &Redis{prefix: cfg.Prefix, indexPrefix: cfg.IndexPrefix, timeout: cfg.Timeout}
+	b := &Redis{prefix: cfg.Prefix, indexPrefix: cfg.IndexPrefix, timeout: cfg.Timeout, minReplicas: cfg.MinReplicas}
 	if b.indexPrefix == "" {
 		b.indexPrefix = "by-owner:" + cfg.Prefix
 	}
@@ -122,18 +136,32 @@ func NewRedis(cfg RedisConfig) *Redis {
 		redis.DialUseTLS(cfg.URL.TLS),
 		redis.DialTLSConfig(cfg.TLS),
 	}
+	dial := func(ctx context.Context) (redis.Conn, error) {
+		b.noteDialed(cfg.URL.Address)
+		return redis.DialContext(ctx, cfg.URL.Network, cfg.URL.Address, opts...)
+	}
+	if cfg.URL.Network == "sentinel" {
+		b.sentinel = newSentinel(cfg.URL, cfg.Timeout, opts)
+		dial = func(ctx context.Context) (redis.Conn, error) {
+			c, err := b.sentinel.dial(ctx)
+			if mc, ok := c.(masterConn); ok {
+				b.noteDialed(mc.addr)
+			}
+			return c, err
+		}
+	}
 	b.pool = &redis.Pool{
-		DialContext: func(ctx context.Context) (redis.Conn, error) {
-			b.noteDialed(cfg.URL.Address)
-			return redis.DialContext(ctx, cfg.URL.Network, cfg.URL.Address, opts...)
-		},
+		DialContext: dial,
 		MaxIdle:     cfg.PoolSize,
 		MaxActive:   cfg.PoolSize,
 		Wait:        true,
 		IdleTimeout: 5 * time.Minute,
-		TestOnBorrow: func(_ redis.Conn, returned time.Time) error {
+		TestOnBorrow: func(c redis.Conn, returned time.Time) error {
 			if returned.UnixNano() < b.lastFail.Load() {
 				return errStale
+			}
+			if b.sentinel != nil {
+				return b.sentinel.check(c, returned)
 			}
 			return nil
 		},
@@ -143,9 +171,10 @@ func NewRedis(cfg RedisConfig) *Redis {
 
 var errStale = errors.New("connection idle since a failure")
 
-// do runs fn on a pooled connection. When the connection breaks, fn runs
-// once more on a fresh one; every command this backend sends is idempotent,
-// so a retry cannot apply a write twice.
+// do runs fn on a pooled connection. When the connection breaks, or its
+// server turned out to be a read-only replica (a failover), fn runs once
+// more on a fresh one; every command this backend sends is idempotent, so a
+// retry cannot apply a write twice.
 func (b *Redis) do(ctx context.Context, fn func(c redis.Conn, timeout time.Duration) error) error {
 	for attempt := 0; ; attempt++ {
 		b.waiting.Add(1)
@@ -159,7 +188,7 @@ func (b *Redis) do(ctx context.Context, fn func(c redis.Conn, timeout time.Durat
 			timeout = time.Until(d)
 		}
 		err = fn(c, timeout)
-		broken := c.Err() != nil
+		broken := c.Err() != nil || isReadOnly(err)
 		c.Close()
 		if err == nil || !broken || attempt > 0 || ctx.Err() != nil {
 			return err
@@ -187,7 +216,7 @@ func (b *Redis) Load(ctx context.Context, key string, refresh time.Duration) (da
 
 // Write implements Backend: one SET ... PX (or DEL), or when there is more
 // to do (several records, or an owner index to keep in step) MULTI, the
-// commands, EXEC, sent together in one round trip.
+// commands, EXEC; with MinReplicas a WAIT follows. All go in one round trip.
 func (b *Redis) Write(ctx context.Context, recs ...Record) error {
 	now := time.Now()
 	var cmds []command
@@ -195,21 +224,7 @@ func (b *Redis) Write(ctx context.Context, recs ...Record) error {
 		cmds = b.commands(cmds, r, now)
 	}
 	return b.do(ctx, func(c redis.Conn, timeout time.Duration) error {
-		if len(cmds) == 1 {
-			_, err := redis.DoWithTimeout(c, timeout, cmds[0].name, cmds[0].args...)
-			return err
-		}
-		c.Send("MULTI")
-		for _, cmd := range cmds {
-			c.Send(cmd.name, cmd.args...)
-		}
-		replies, err := redis.Values(redis.DoWithTimeout(c, timeout, "EXEC"))
-		for _, r := range replies {
-			if e, ok := r.(redis.Error); ok && err == nil {
-				err = e
-			}
-		}
-		return err
+		return b.write(c, timeout, cmds)
 	})
 }
 
@@ -221,7 +236,10 @@ func (b *Redis) Ping(ctx context.Context) error {
 	})
 }
 
-// Close closes the pool's connections.
+// Close closes the pool's connections (and stops watching the sentinels).
 func (b *Redis) Close() error {
+	if b.sentinel != nil {
+		b.sentinel.Close()
+	}
 	return b.pool.Close()
 }
