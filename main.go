@@ -73,10 +73,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 
 	handler, err := handlers.NewServer(handlers.Deps{
-		Logger:     logger,
-		Store:      store,
-		StoreName:  cfg.SessionType,
-		CookieName: cfg.CookieName,
+		Logger:         logger,
+		Store:          store,
+		StoreName:      cfg.SessionType,
+		CookieName:     cfg.CookieName,
 		LogKey:         derive(cfg.SecretKey, "session ids in logs"),
 		TrustedOrigins: cfg.CSRFTrustedOrigins,
 	})
