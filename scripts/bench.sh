@@ -162,7 +162,7 @@ if $peers; then
   cp "$here/bench/express/package.json" "$here/bench/express/app.js" "$cache/"
   (cd "$cache" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
   start_stack express 21 env NODE_ENV=production node "$cache/app.js"
-  start_stack flask 22 /usr/bin/python3 -m gunicorn --chdir "$here/bench/flask" --workers 2 --bind 127.0.0.1:@PORT@ app:app
+  start_stack flask 22 /usr/bin/python3 -B -m gunicorn --chdir "$here/bench/flask" --workers 2 --bind 127.0.0.1:@PORT@ app:app
 fi
 
 # Sessions: the first holds "a@b.c" and is measured with MEMORY USAGE while
