@@ -58,7 +58,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			return fmt.Errorf("unknown command %q; usage: %s [healthcheck]", args[1], args[0])
 		}
 	}
-	logger := newLogger(cfg.Mode, stdout)
+	logs := newLogBuffer(stdout, logFlushInterval)
+	defer logs.Close()
+	logger := newLogger(cfg.Mode, logs)
 	if cfg.GeneratedSecret {
 		logger.Warn("SECRET_KEY is not set: using a random key for this run only; signed cookies will not survive a restart and replicas will not share sessions. Set SECRET_KEY (at least 32 random bytes) before going to production.")
 	}
@@ -179,10 +181,12 @@ func derive(secret, purpose string) []byte {
 	return m.Sum(nil)
 }
 
-// newLogger logs text in debug mode and JSON in release mode.
-func newLogger(mode string, w io.Writer) *slog.Logger {
+// newLogger logs text in debug mode and JSON in release mode, through buf:
+// info lines within logFlushInterval, warnings and errors at once.
+func newLogger(mode string, buf *logBuffer) *slog.Logger {
+	var h slog.Handler = slog.NewTextHandler(buf, nil)
 	if mode == "release" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		h = slog.NewJSONHandler(buf, nil)
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(flushOnWarn{h, buf})
 }
