@@ -76,19 +76,20 @@ type RedisConfig struct {
 	Prefix string
 	// Timeout bounds connecting and each command's write and read.
 	Timeout time.Duration
-	// PoolSize is the most connections open at once; callers beyond it wait
-	// for a free one until their context ends.
+	// PoolSize is the most connections open at once. Callers share them,
+	// pipelined, so there is seldom more than one per CPU.
 	PoolSize int
 	// TLS is used for rediss:// URLs; nil means the system's roots.
 	TLS *tls.Config
 }
 
 // Redis keeps sessions as Redis strings (prefix + ID -> JSON) with a TTL.
-// It sends no PING on borrow: a connection that breaks is retried once on a
-// fresh one, and every connection idle since the failure is dropped, so a
-// Redis restart costs no request.
+// Its commands share a few connections, pipelined automatically (see
+// pipeline). It sends no PING on borrow: a connection that breaks is
+// retried once on a fresh one, and every connection idle since the failure
+// is replaced, so a Redis restart costs no request.
 type Redis struct {
-	pool     *redis.Pool
+	pool     *pipeline
 	prefix   string
 	timeout  time.Duration
 	lastFail atomic.Int64 // unix nanoseconds of the last broken connection
@@ -109,21 +110,15 @@ func NewRedis(cfg RedisConfig) *Redis {
 		redis.DialUseTLS(cfg.URL.TLS),
 		redis.DialTLSConfig(cfg.TLS),
 	}
-	b.pool = &redis.Pool{
-		DialContext: func(ctx context.Context) (redis.Conn, error) {
-			return redis.DialContext(ctx, cfg.URL.Network, cfg.URL.Address, opts...)
-		},
-		MaxIdle:     cfg.PoolSize,
-		MaxActive:   cfg.PoolSize,
-		Wait:        true,
-		IdleTimeout: 5 * time.Minute,
-		TestOnBorrow: func(_ redis.Conn, returned time.Time) error {
-			if returned.UnixNano() < b.lastFail.Load() {
-				return errStale
-			}
-			return nil
-		},
+	dial := func(ctx context.Context) (redis.Conn, error) {
+		return redis.DialContext(ctx, cfg.URL.Network, cfg.URL.Address, opts...)
 	}
+	b.pool = newPipeline(cfg.PoolSize, dial, func(lastOK time.Time) error {
+		if lastOK.UnixNano() < b.lastFail.Load() {
+			return errStale
+		}
+		return nil
+	})
 	return b
 }
 
