@@ -10,11 +10,13 @@
 # on exit, by PID.
 #
 #   scripts/bench.sh [--duration SECONDS] [--connections N] [--sessions N]
-#                    [--baseline GIT-REV]... [--peers] [--profile DIR]
+#                    [--rounds N] [--baseline GIT-REV]... [--peers] [--profile DIR]
 #
 #   --duration    seconds per measured run (default 5)
 #   --connections wrk connections (default 32, on 2 wrk threads)
 #   --sessions    sessions per stack that the requests cycle through (default 200)
+#   --rounds      measure everything N times, interleaved, and report for each
+#                 stack and scenario the run with the median req/s (default 1)
 #   --baseline    also build sessionsvc as of GIT-REV (git archive, so the
 #                 work tree is untouched) and measure it beside the current one
 #   --peers       also measure Express 5 + express-session + connect-redis
@@ -44,6 +46,7 @@ repo=$(cd "$here/.." && pwd)
 duration=5
 conns=32
 nsessions=200
+rounds=1
 baselines=()
 peers=false
 profile_dir=
@@ -52,6 +55,7 @@ while [ $# -gt 0 ]; do
     --duration) duration=$2; shift 2 ;;
     --connections) conns=$2; shift 2 ;;
     --sessions) nsessions=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     --baseline) baselines+=("$2"); shift 2 ;;
     --peers) peers=true; shift ;;
     --profile) profile_dir=$(mkdir -p "$2" && cd "$2" && pwd); shift 2 ;;
@@ -218,9 +222,10 @@ run_wrk() { # stack scenario seconds -> RESULT line
 
 results="$tmp/results"
 : >"$results"
+for round in $(seq "$rounds"); do
 for scenario in read write-same write-change anon; do
   for s in "${stacks[@]}"; do
-    echo "# $scenario: $s" >&2
+    echo "# round $round, $scenario: $s" >&2
     run_wrk "$s" "$scenario" 1 >/dev/null
     rcli CONFIG RESETSTAT >/dev/null
     rss_reset "${pid[$s]}"
@@ -237,11 +242,13 @@ for scenario in read write-same write-change anon; do
     echo "$scenario $s $line calls=$calls newconns=$newconns rss_kib=$(rss_peak_kib "${pid[$s]}")" >>"$results"
   done
 done
+done
 
 # The report.
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 echo "sessionsvc load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)"
-echo "machine: $(nproc) CPUs ($cpu), $(awk '/^MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); $(go version | cut -d' ' -f3); $(redis-server --version | cut -d' ' -f3); wrk -t2 -c$conns, ${duration}s per run, $nsessions sessions per stack"
+echo "machine: $(nproc) CPUs ($cpu), $(awk '/^MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+echo "tools: $(go version | cut -d' ' -f3), redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), wrk -t2 -c$conns, ${duration}s per run, $rounds round(s) (median shown), $nsessions sessions per stack"
 echo "sessionsvc: GIN_MODE=release SESSION_TYPE=redis SESSION_USE_SIGNER=true SESSION_PERMANENT=false"
 for scenario in read write-same write-change anon; do
   echo
@@ -254,14 +261,22 @@ for scenario in read write-same write-change anon; do
   awk -v scenario="$scenario" '
     function field(name,   i, kv) { for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) return kv[2] } }
     $1 == scenario {
-      rps = field("requests") / (field("duration_us") / 1e6)
-      if ($2 == "ceiling") { crps = rps; cp50 = field("p50_us"); cp99 = field("p99_us"); crss = field("rss_kib") }
-      row[++n] = $0
+      if (!($2 in count)) order[++n] = $2
+      k = ++count[$2]; row[$2, k] = $0; rate[$2, k] = field("requests") / (field("duration_us") / 1e6)
+    }
+    # median returns the row of stack s with the median req/s.
+    function median(s,   i, j, m, t, idx) {
+      m = count[s]
+      for (i = 1; i <= m; i++) idx[i] = i
+      for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (rate[s, idx[j]] < rate[s, idx[i]]) { t = idx[i]; idx[i] = idx[j]; idx[j] = t }
+      return row[s, idx[int((m + 1) / 2)]]
     }
     END {
+      $0 = median("ceiling")
+      crps = field("requests") / (field("duration_us") / 1e6); cp50 = field("p50_us"); cp99 = field("p99_us"); crss = field("rss_kib")
       printf "%-22s %8s %6s %8s %6s %8s %6s %9s %9s %9s %6s %5s\n", "stack", "req/s", "x", "p50 ms", "x", "p99 ms", "x", "cmds/req", "new conns", "RSS MiB", "x", "bad"
       for (i = 1; i <= n; i++) {
-        $0 = row[i]
+        $0 = median(order[i])
         rps = field("requests") / (field("duration_us") / 1e6)
         p50 = field("p50_us"); p99 = field("p99_us"); rss = field("rss_kib")
         printf "%-22s %8.0f %6.2f %8.3f %6.2f %8.3f %6.2f %9.3f %9d %9.1f %6.2f %5d\n", $2, rps, rps / crps, p50 / 1000, p50 / cp50, p99 / 1000, p99 / cp99,
