@@ -10,13 +10,15 @@
 # on exit, by PID.
 #
 #   scripts/bench.sh [--duration SECONDS] [--connections N] [--sessions N]
-#                    [--rounds N] [--baseline GIT-REV]... [--peers] [--profile DIR]
+#                    [--rounds N] [--scenarios "read ..."] [--baseline GIT-REV]...
+#                    [--peers] [--profile DIR]
 #
 #   --duration    seconds per measured run (default 5)
 #   --connections wrk connections (default 32, on 2 wrk threads)
 #   --sessions    sessions per stack that the requests cycle through (default 200)
 #   --rounds      measure everything N times, interleaved, and report for each
 #                 stack and scenario the run with the median req/s (default 1)
+#   --scenarios   which of read, write-same, write-change, anon to run (default all)
 #   --baseline    also build sessionsvc as of GIT-REV (git archive, so the
 #                 work tree is untouched) and measure it beside the current one
 #   --peers       also measure Express 5 + express-session + connect-redis
@@ -47,6 +49,7 @@ duration=5
 conns=32
 nsessions=200
 rounds=1
+scenarios="read write-same write-change anon"
 baselines=()
 peers=false
 profile_dir=
@@ -56,6 +59,7 @@ while [ $# -gt 0 ]; do
     --connections) conns=$2; shift 2 ;;
     --sessions) nsessions=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
+    --scenarios) scenarios=$2; shift 2 ;;
     --baseline) baselines+=("$2"); shift 2 ;;
     --peers) peers=true; shift ;;
     --profile) profile_dir=$(mkdir -p "$2" && cd "$2" && pwd); shift 2 ;;
@@ -89,11 +93,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# free_port prints a loopback port nobody listens on.
+# free_port prints a loopback port nobody listens on, below the kernel's
+# ephemeral range so that no outgoing connection holds it either.
 free_port() {
-  local p
+  local p lo
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
   while :; do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (lo - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
   done
 }
@@ -223,7 +229,7 @@ run_wrk() { # stack scenario seconds -> RESULT line
 results="$tmp/results"
 : >"$results"
 for round in $(seq "$rounds"); do
-for scenario in read write-same write-change anon; do
+for scenario in $scenarios; do
   for s in "${stacks[@]}"; do
     echo "# round $round, $scenario: $s" >&2
     run_wrk "$s" "$scenario" 1 >/dev/null
@@ -250,7 +256,7 @@ echo "sessionsvc load benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(git -C "$repo" d
 echo "machine: $(nproc) CPUs ($cpu), $(awk '/^MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "tools: $(go version | cut -d' ' -f3), redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'), wrk -t2 -c$conns, ${duration}s per run, $rounds round(s) (median shown), $nsessions sessions per stack"
 echo "sessionsvc: GIN_MODE=release SESSION_TYPE=redis SESSION_USE_SIGNER=true SESSION_PERMANENT=false"
-for scenario in read write-same write-change anon; do
+for scenario in $scenarios; do
   echo
   case $scenario in
     read) echo "## read: GET /get_email with a session" ;;
