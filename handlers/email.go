@@ -145,8 +145,9 @@ func (s *server) unavailable(c *gin.Context, err error) {
 // noStore keeps pages that show session data out of shared and browser
 // caches.
 func noStore(c *gin.Context) {
-	c.Header("Cache-Control", "no-store")
-	c.Header("Vary", "Cookie")
+	h := c.Writer.Header()
+	h["Cache-Control"] = noStoreValue
+	h["Vary"] = varyCookieValue
 	c.Next()
 }
 

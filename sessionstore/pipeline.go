@@ -88,7 +88,7 @@ func (p *pipeline) Close() error {
 
 var errPipelineClosed = errors.New("redis connections closed")
 
-// pipeConn is one shared connection with its writer and reader goroutines.
+// pipeConn is one shared connection and the goroutine reading its replies.
 type pipeConn struct {
 	c        redis.Conn
 	mu       sync.Mutex    // serializes Send and Flush on c, and queueing
