@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -27,6 +28,12 @@ import (
 )
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// The live heap is a few MiB, so at the default GOGC=100 the
+		// collector ran about a hundred times a second under load. Twice
+		// the headroom costs a few MiB and about a tenth of the CPU less.
+		debug.SetGCPercent(200)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args, ginmode.Environ(), os.Stdout, os.Stderr); err != nil {
