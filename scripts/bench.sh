@@ -5,19 +5,20 @@
 # Starts one private redis-server (TCP on a free loopback port, nothing saved
 # to disk), builds and starts every stack on its own free port, creates
 # sessions through each stack's own POST /set_email, then runs each scenario
-# with wrk against every stack in turn (a 1 s warm-up, then the measured
-# run) and prints one table per scenario. Every process it starts is stopped
-# on exit, by PID.
+# with wrk against every stack in turn (a 1 s warm-up in the first round,
+# then the measured run), for several rounds that start each at another
+# stack, and prints one table per scenario with each stack's median run.
+# Every process it starts is stopped on exit, by PID.
 #
 #   scripts/bench.sh [--duration SECONDS] [--connections N] [--sessions N]
 #                    [--rounds N] [--scenarios "read ..."] [--baseline GIT-REV]...
 #                    [--peers] [--profile DIR]
 #
-#   --duration    seconds per measured run (default 5)
+#   --duration    seconds per measured run (default 3)
 #   --connections wrk connections (default 32, on 2 wrk threads)
 #   --sessions    sessions per stack that the requests cycle through (default 200)
 #   --rounds      measure everything N times, interleaved, and report for each
-#                 stack and scenario the run with the median req/s (default 1)
+#                 stack and scenario the run with the median req/s (default 3)
 #   --scenarios   which of read, write-same, write-change, anon to run (default all)
 #   --baseline    also build sessionsvc as of GIT-REV (git archive, so the
 #                 work tree is untouched) and measure it beside the current one
@@ -45,10 +46,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-duration=5
+duration=3
 conns=32
 nsessions=200
-rounds=1
+rounds=3
 scenarios="read write-same write-change anon"
 baselines=()
 peers=false
@@ -230,9 +231,10 @@ results="$tmp/results"
 : >"$results"
 for round in $(seq "$rounds"); do
 for scenario in $scenarios; do
-  for s in "${stacks[@]}"; do
+  for i in "${!stacks[@]}"; do
+    s=${stacks[(i + round - 1) % ${#stacks[@]}]}
     echo "# round $round, $scenario: $s" >&2
-    run_wrk "$s" "$scenario" 1 >/dev/null
+    [ "$round" -gt 1 ] || run_wrk "$s" "$scenario" 1 >/dev/null
     rcli CONFIG RESETSTAT >/dev/null
     rss_reset "${pid[$s]}"
     profile_pid=
