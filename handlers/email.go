@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/mail"
@@ -135,8 +136,19 @@ func (s *server) save(c *gin.Context, sess sessions.Session) bool {
 	return false
 }
 
+// statusClientClosedRequest is what the request log shows for a request
+// whose client went away before the store answered (nginx's 499).
+const statusClientClosedRequest = 499
+
 // unavailable logs a store failure once and answers 503 with Retry-After.
+// When the store call failed because the client went away, nothing failed
+// but that request: it is logged as such, with no answer to read.
 func (s *server) unavailable(c *gin.Context, err error) {
+	if c.Request.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		s.Logger.InfoContext(c.Request.Context(), "client went away while the session store was asked", "request_id", c.GetString(requestIDKey))
+		c.AbortWithStatus(statusClientClosedRequest)
+		return
+	}
 	s.Logger.ErrorContext(c.Request.Context(), "session store unavailable", "store", s.StoreName, "error", err, "request_id", c.GetString(requestIDKey))
 	c.Header("Retry-After", "5")
 	s.errorPage(c, http.StatusServiceUnavailable, "Temporarily unavailable", "Sessions cannot be reached right now. Nothing was lost; please try again in a few seconds.")
