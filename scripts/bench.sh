@@ -36,8 +36,10 @@
 # SECRET_KEY; its JSON request log goes to /dev/null.
 #
 # Columns: req/s and its ratio to the ceiling; median and 99th percentile
-# latency (ms) and their ratios; Redis commands per request (INFO
-# commandstats); Redis connections opened during the measured run
+# latency (ms) and their ratios; CPU time (user + system) the stack's
+# processes spent per request, in microseconds, and its ratio: steadier than
+# req/s when other jobs share the machine; the same for Redis; Redis
+# commands per request (INFO commandstats); Redis connections opened during the measured run
 # (total_connections_received); peak RSS of the stack's processes during the
 # run (VmHWM, reset before each run) and its ratio; responses that were not
 # 2xx/3xx plus socket errors ("bad", which must be 0).
@@ -222,6 +224,17 @@ rss_peak_kib() {
   echo "$total"
 }
 
+cpu_ticks() { # pid -> user+system CPU time of pid and its descendants, in clock ticks
+  local total=0 p v
+  for p in $(tree_pids "$1"); do
+    v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
+hz=$(getconf CLK_TCK)
+redis_pid=${pids[0]}
+
 run_wrk() { # stack scenario seconds -> RESULT line
   wrk -t2 -c"$conns" -d"$3s" -s "$here/bench/wrk.lua" "http://127.0.0.1:${port[$1]}" -- "$2" "$tmp/$1.sessions" |
     grep '^RESULT' || { echo "bench: wrk against $1 failed" >&2; exit 1; }
@@ -242,12 +255,14 @@ for scenario in $scenarios; do
       curl -s -o "$profile_dir/$scenario.pprof" "http://127.0.0.1:$pprof_port/debug/pprof/profile?seconds=$((duration > 5 ? 5 : duration))" &
       profile_pid=$!
     fi
+    cpu0=$(cpu_ticks "${pid[$s]}") rcpu0=$(cpu_ticks "$redis_pid")
     line=$(run_wrk "$s" "$scenario" "$duration")
+    cpu1=$(cpu_ticks "${pid[$s]}") rcpu1=$(cpu_ticks "$redis_pid")
     [ -z "$profile_pid" ] || wait "$profile_pid"
     info=$(rcli INFO all | tr -d '\r')
     calls=$(echo "$info" | awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_info" && $1 != "cmdstat_config|resetstat" {n += $3} END {print n + 0}')
     newconns=$(echo "$info" | awk -F: '/^total_connections_received:/ {print $2 - 1}') # less this INFO's own
-    echo "$scenario $s $line calls=$calls newconns=$newconns rss_kib=$(rss_peak_kib "${pid[$s]}")" >>"$results"
+    echo "$scenario $s $line calls=$calls newconns=$newconns rss_kib=$(rss_peak_kib "${pid[$s]}") cpu_us=$(((cpu1 - cpu0) * 1000000 / hz)) redis_cpu_us=$(((rcpu1 - rcpu0) * 1000000 / hz))" >>"$results"
   done
 done
 done
@@ -282,13 +297,15 @@ for scenario in $scenarios; do
     END {
       $0 = median("ceiling")
       crps = field("requests") / (field("duration_us") / 1e6); cp50 = field("p50_us"); cp99 = field("p99_us"); crss = field("rss_kib")
-      printf "%-22s %8s %6s %8s %6s %8s %6s %9s %9s %9s %6s %5s\n", "stack", "req/s", "x", "p50 ms", "x", "p99 ms", "x", "cmds/req", "new conns", "RSS MiB", "x", "bad"
+      ccpu = field("cpu_us") / field("requests")
+      printf "%-22s %8s %6s %8s %6s %8s %6s %7s %6s %7s %9s %9s %9s %6s %5s\n", "stack", "req/s", "x", "p50 ms", "x", "p99 ms", "x", "CPU us", "x", "Redis", "cmds/req", "new conns", "RSS MiB", "x", "bad"
       for (i = 1; i <= n; i++) {
         $0 = median(order[i])
         rps = field("requests") / (field("duration_us") / 1e6)
         p50 = field("p50_us"); p99 = field("p99_us"); rss = field("rss_kib")
-        printf "%-22s %8.0f %6.2f %8.3f %6.2f %8.3f %6.2f %9.3f %9d %9.1f %6.2f %5d\n", $2, rps, rps / crps, p50 / 1000, p50 / cp50, p99 / 1000, p99 / cp99,
-          field("calls") / field("requests"), field("newconns"), rss / 1024, rss / crss, field("bad_status") + field("socket_errors")
+        cpu = field("cpu_us") / field("requests")
+        printf "%-22s %8.0f %6.2f %8.3f %6.2f %8.3f %6.2f %7.1f %6.2f %7.1f %9.3f %9d %9.1f %6.2f %5d\n", $2, rps, rps / crps, p50 / 1000, p50 / cp50, p99 / 1000, p99 / cp99,
+          cpu, cpu / ccpu, field("redis_cpu_us") / field("requests"), field("calls") / field("requests"), field("newconns"), rss / 1024, rss / crss, field("bad_status") + field("socket_errors")
       }
     }' "$results"
 done
