@@ -77,7 +77,7 @@ type RedisConfig struct {
 	// Timeout bounds connecting and each command's write and read.
 	Timeout time.Duration
 	// PoolSize is the most connections open at once. Callers share them,
-	// pipelined, so there is seldom more than one per CPU.
+	// pipelined: one per four CPUs, up to PoolSize.
 	PoolSize int
 	// TLS is used for rediss:// URLs; nil means the system's roots.
 	TLS *tls.Config
