@@ -12,6 +12,7 @@ import (
 	"hash"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // idBytes is the number of random bytes in a session ID: 256 bits.
@@ -166,6 +167,9 @@ func encodeValues(values map[any]any) ([]byte, error) {
 // decodeValues parses what encodeValues made. Numbers come back as
 // json.Number, so that decoding and encoding again gives the same bytes.
 func decodeValues(data []byte, values map[any]any) error {
+	if decodeStrings(data, values) {
+		return nil
+	}
 	var m map[string]any
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
@@ -176,4 +180,56 @@ func decodeValues(data []byte, values map[any]any) error {
 		values[k] = v
 	}
 	return nil
+}
+
+// decodeStrings decodes, without reflection, the JSON that sessions almost
+// always hold: one object whose keys and values are plain strings
+// ({"email":"a@example.com"}), with no escapes, no spaces and valid UTF-8.
+// It reports false, having added nothing, for anything else, which
+// encoding/json then decodes with the same result.
+func decodeStrings(data []byte, values map[any]any) bool {
+	if len(data) < 2 || data[0] != '{' || data[len(data)-1] != '}' || !utf8.Valid(data) {
+		return false
+	}
+	var kv []string // key, value, key, value...
+	for i := 1; i < len(data)-1; {
+		if len(kv) > 0 {
+			if data[i] != ',' {
+				return false
+			}
+			i++
+		}
+		key, n := plainString(data[i:])
+		if n == 0 || i+n >= len(data)-1 || data[i+n] != ':' {
+			return false
+		}
+		i += n + 1
+		value, n := plainString(data[i:])
+		if n == 0 {
+			return false
+		}
+		i += n
+		kv = append(kv, key, value)
+	}
+	for j := 0; j < len(kv); j += 2 {
+		values[kv[j]] = kv[j+1]
+	}
+	return true
+}
+
+// plainString reads a JSON string at the start of b that has no escapes
+// and no control characters, returning it and the bytes it took (0: none).
+func plainString(b []byte) (string, int) {
+	if len(b) < 2 || b[0] != '"' {
+		return "", 0
+	}
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return string(b[1:i]), i + 1
+		case c == '\\' || c < 0x20:
+			return "", 0
+		}
+	}
+	return "", 0
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -63,4 +65,59 @@ func TestSignerConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// decodeStrings must agree with encoding/json on everything it accepts, and
+// accept what encodeValues makes of string values.
+func FuzzDecodeStrings(f *testing.F) {
+	for _, seed := range []string{
+		`{}`, `{"email":"a@example.com"}`, `{"email":"a@b.c","lang":"zh-CN","theme":"dark"}`,
+		`{"a":"}"}`, `{"a":"b","a":"c"}`, `{"a":"\u003c"}`, `{"a":1}`, `{"a":"b",}`, `{"a":"b"`, `{"a" :"b"}`,
+		`{"a":"b"}x`, `{"a":"b""c":"d"}`, `{"a":"b\"}`, `{"é":"日本"}`, "{\"a\":\"\xff\"}", "{\"a\":\"\x01\"}",
+		`{"a":"b"} `, `[]`, `{`, `}`, `"a"`, `{"":""}`, `{"a":null}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast := map[any]any{}
+		if !decodeStrings(data, fast) {
+			if len(fast) != 0 {
+				t.Fatalf("rejected %q but added %v", data, fast)
+			}
+			return
+		}
+		slow := map[any]any{}
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("accepted %q, which encoding/json rejects: %v", data, err)
+		}
+		for k, v := range m {
+			slow[k] = v
+		}
+		if !maps.Equal(fast, slow) {
+			t.Fatalf("%q: decodeStrings %v, encoding/json %v", data, fast, slow)
+		}
+	})
+}
+
+func TestDecodeStringsTakesEncodedSessions(t *testing.T) {
+	for _, v := range []map[any]any{
+		{"email": "alice@example.com"},
+		{"email": "a@b.c", "lang": "zh-CN", "theme": "dark"},
+		{"email": "名前@例え.jp"},
+	} {
+		data, err := encodeValues(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[any]any{}
+		if !decodeStrings(data, got) || !maps.Equal(got, v) {
+			t.Errorf("decodeStrings(%s) = %v, want %v", data, got, v)
+		}
+	}
+	// Escapes and non-strings take the general path, with the same result.
+	got := map[any]any{}
+	if err := decodeValues([]byte(`{"a":"x\u0026y","n":12345678901234567890}`), got); err != nil || got["a"] != "x&y" || got["n"] != json.Number("12345678901234567890") {
+		t.Errorf("decodeValues = %v, %v", got, err)
+	}
 }
