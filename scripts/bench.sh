@@ -26,8 +26,8 @@
 #                 (npm install into a cache dir) and the tutorial's Flask +
 #                 Flask-Session 0.3.2 under gunicorn with 2 workers (Debian
 #                 packages python3-flask python3-flask-session python3-redis gunicorn)
-#   --profile     build sessionsvc with -tags pprof and save 5 s CPU profiles
-#                 of its read and write-change runs to DIR
+#   --profile     build sessionsvc with -tags pprof and save CPU profiles of
+#                 its read and write-change runs (the last round's) to DIR
 #
 # Needs go, redis-server, redis-cli, wrk and curl (Debian/Ubuntu:
 # apt-get install redis-server wrk curl). The service runs with the
@@ -39,8 +39,8 @@
 # latency (ms) and their ratios; CPU time (user + system) the stack's
 # processes spent per request, in microseconds, and its ratio: steadier than
 # req/s when other jobs share the machine; the same for Redis; Redis
-# commands per request (INFO commandstats); Redis connections opened during the measured run
-# (total_connections_received); peak RSS of the stack's processes during the
+# commands per request (INFO commandstats); Redis connections opened during
+# the measured run (total_connections_received); peak RSS of the stack's processes during the
 # run (VmHWM, reset before each run) and its ratio; responses that were not
 # 2xx/3xx plus socket errors ("bad", which must be 0).
 set -euo pipefail
