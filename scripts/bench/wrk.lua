@@ -5,6 +5,8 @@
 --   anon          GET /get_email without a cookie
 -- SESSIONS_FILE has one session per line: "<cookie name=value> <email>".
 -- Requests cycle through the sessions; each thread starts at its own offset.
+-- write-change uses the second half of the sessions, the others the first,
+-- so that write-same always finds the address it posts already stored.
 
 local threads, next_id = {}, 0
 
@@ -37,7 +39,11 @@ function request()
   if scenario == "anon" then
     return wrk.format("GET", "/get_email")
   end
-  local s = sessions[n % #sessions + 1]
+  local half = math.max(1, math.floor(#sessions / 2))
+  local s = sessions[n % half + 1]
+  if scenario == "write-change" and #sessions > 1 then
+    s = sessions[half + n % (#sessions - half) + 1]
+  end
   if scenario == "read" then
     return wrk.format("GET", "/get_email", { Cookie = s.cookie })
   end
