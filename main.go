@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -30,6 +31,12 @@ import (
 )
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// The live heap is a few MiB, so at the default GOGC=100 the
+		// collector ran about a hundred times a second under load. Twice
+		// the headroom costs a few MiB and about a tenth of the CPU less.
+		debug.SetGCPercent(200)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args, ginmode.Environ(), os.Stdout, os.Stderr); err != nil {
@@ -65,7 +72,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			return &usageError{fmt.Sprintf("unknown command %q; usage: %s [healthcheck | sessions ...]", args[1], args[0])}
 		}
 	}
-	logger := newLogger(cfg.Mode, stdout)
+	logs := newLogBuffer(stdout, logFlushInterval)
+	defer logs.Close()
+	logger := newLogger(cfg.Mode, logs)
 	if cfg.GeneratedSecret {
 		logger.Warn("SECRET_KEY is not set: using a random key for this run only; signed cookies will not survive a restart and replicas will not share sessions. Set SECRET_KEY (at least 32 random bytes) before going to production.")
 	}
@@ -236,10 +245,12 @@ func derive(secret, purpose string) []byte {
 	return m.Sum(nil)
 }
 
-// newLogger logs text in debug mode and JSON in release mode.
-func newLogger(mode string, w io.Writer) *slog.Logger {
+// newLogger logs text in debug mode and JSON in release mode, through buf:
+// info lines within logFlushInterval, warnings and errors at once.
+func newLogger(mode string, buf *logBuffer) *slog.Logger {
+	var h slog.Handler = slog.NewTextHandler(buf, nil)
 	if mode == "release" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		h = slog.NewJSONHandler(buf, nil)
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(flushOnWarn{h, buf})
 }

@@ -123,6 +123,17 @@ func waitHealthy(t *testing.T, base string, exited <-chan error) {
 	t.Fatal("service not healthy within 10s")
 }
 
+// waitForLog waits up to two seconds for want in the log: info lines reach
+// it in batches (see logBuffer).
+func waitForLog(t *testing.T, logs *syncBuffer, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(logs.String(), want); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log:\n%s", want, logs)
+		}
+	}
+}
+
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 func get(t *testing.T, u, cookie string) (int, string) {
@@ -174,9 +185,7 @@ func TestRunServesAndShutsDownGracefully(t *testing.T) {
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
-	for !strings.Contains(logs.String(), "shutting down") {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitForLog(t, logs, "shutting down")
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Error("new connections still accepted during shutdown")
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/mail"
@@ -138,7 +139,7 @@ func (s *server) session(c *gin.Context) (sessions.Session, bool) {
 		s.unavailable(c, err)
 		return nil, false
 	}
-	c.Set(sessionLogKey, sessionLogID(s.LogKey, sess.ID()))
+	c.Set(sessionLogKey, s.ids.hash(sess.ID()))
 	return sess, true
 }
 
@@ -149,7 +150,7 @@ func (s *server) save(c *gin.Context, sess sessions.Session) bool {
 	switch {
 	case err == nil:
 		if id := sess.ID(); id != "" { // a new or renewed ID; a destroyed session keeps the old one in the log
-			c.Set(sessionLogKey, sessionLogID(s.LogKey, id))
+			c.Set(sessionLogKey, s.ids.hash(id))
 		}
 		return true
 	case errors.Is(err, sessionstore.ErrTooLarge):
@@ -161,8 +162,19 @@ func (s *server) save(c *gin.Context, sess sessions.Session) bool {
 	return false
 }
 
+// statusClientClosedRequest is what the request log shows for a request
+// whose client went away before the store answered (nginx's 499).
+const statusClientClosedRequest = 499
+
 // unavailable logs a store failure once and answers 503 with Retry-After.
+// When the store call failed because the client went away, nothing failed
+// but that request: it is logged as such, with no answer to read.
 func (s *server) unavailable(c *gin.Context, err error) {
+	if c.Request.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		s.Logger.InfoContext(c.Request.Context(), "client went away while the session store was asked")
+		c.AbortWithStatus(statusClientClosedRequest)
+		return
+	}
 	s.Logger.ErrorContext(c.Request.Context(), "session store unavailable", "store", s.StoreName, "error", err)
 	c.Header("Retry-After", "5")
 	s.errorPage(c, http.StatusServiceUnavailable, web.UnavailableTitle, web.Unavailable)
@@ -171,7 +183,7 @@ func (s *server) unavailable(c *gin.Context, err error) {
 // noStore keeps pages that show session data out of shared and browser
 // caches.
 func noStore(c *gin.Context) {
-	c.Header("Cache-Control", "no-store")
+	c.Writer.Header()["Cache-Control"] = noStoreValue
 	c.Next()
 }
 

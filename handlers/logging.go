@@ -2,9 +2,7 @@ package handlers
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
 	"time"
@@ -24,7 +22,7 @@ type requestIDKey struct{}
 // logRequests gives each request an ID (the client's X-Request-ID when
 // well-formed, else a random one), echoes it, puts it in the request's
 // context for every log line of the request, and writes one line per
-// request once it is served. Session IDs appear only as sessionLogID hashes.
+// request once it is served. Session IDs appear only as idHasher hashes.
 func (s *server) logRequests(c *gin.Context) {
 	start := time.Now()
 	id := c.GetHeader("X-Request-ID")
@@ -33,7 +31,7 @@ func (s *server) logRequests(c *gin.Context) {
 		rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
 	}
-	c.Header("X-Request-ID", id)
+	c.Writer.Header()["X-Request-Id"] = []string{id}
 	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
 
 	c.Next()
@@ -58,7 +56,14 @@ func (s *server) logRequests(c *gin.Context) {
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	s.Logger.LogAttrs(c.Request.Context(), level, "request", attrs...)
+	// Straight to the handler: Logger.LogAttrs would capture the caller's
+	// stack for every request, for a source the handler never prints.
+	ctx := c.Request.Context()
+	if h := s.Logger.Handler(); h.Enabled(ctx, level) {
+		r := slog.NewRecord(time.Now(), level, "request", 0)
+		r.AddAttrs(attrs...)
+		h.Handle(ctx, r)
+	}
 }
 
 // validRequestID accepts 1 to 64 characters of [A-Za-z0-9._-], so a client's
@@ -101,16 +106,20 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
 }
 
-// sessionLogID is what logs show for a session ID: the first 12 hex digits
-// of its HMAC under key. Stable across replicas that share the key, useless
-// as a cookie.
-func sessionLogID(key []byte, id string) string {
+// idHasher turns session IDs into what logs show for them: the first 12
+// hex digits of their HMAC under the log key. Stable across replicas that
+// share the key, useless as a cookie.
+type idHasher struct{ macs *sessionstore.MACPool }
+
+func newIDHasher(key []byte) idHasher { return idHasher{sessionstore.NewMACPool(key)} }
+
+func (h idHasher) hash(id string) string {
 	if id == "" {
 		return ""
 	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(id))
-	return hex.EncodeToString(m.Sum(nil)[:6])
+	m := h.macs.Get()
+	defer h.macs.Put(m)
+	return hex.EncodeToString(m.Sum(id)[:6])
 }
 
 // SessionEventLogger returns a sessionstore Config.Notify that logs each
@@ -118,13 +127,14 @@ func sessionLogID(key []byte, id string) string {
 // the request ID.
 func SessionEventLogger(logger *slog.Logger, key []byte) func(context.Context, sessionstore.Event, string, string) {
 	logger = slog.New(withRequestID(logger.Handler()))
+	ids := newIDHasher(key)
 	return func(ctx context.Context, e sessionstore.Event, id, oldID string) {
 		attrs := []slog.Attr{slog.String("event", string(e))}
 		if id != "" {
-			attrs = append(attrs, slog.String("session", sessionLogID(key, id)))
+			attrs = append(attrs, slog.String("session", ids.hash(id)))
 		}
 		if oldID != "" {
-			attrs = append(attrs, slog.String("old_session", sessionLogID(key, oldID)))
+			attrs = append(attrs, slog.String("old_session", ids.hash(oldID)))
 		}
 		logger.LogAttrs(ctx, slog.LevelInfo, "session "+string(e), attrs...)
 	}

@@ -9,7 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
+	"unicode/utf8"
 )
 
 // idBytes is the number of random bytes in a session ID: 256 bits.
@@ -37,9 +40,10 @@ func validID(s string) bool {
 var strictBase64 = base64.RawURLEncoding.Strict()
 
 // Signer makes and checks HMAC-SHA256 signatures with a current key and any
-// number of older keys that still verify (key rotation).
+// number of older keys that still verify (key rotation). It is safe for
+// concurrent use.
 type Signer struct {
-	keys [][]byte // keys[0] signs; all verify
+	macs []*MACPool // macs[0] signs; all verify
 }
 
 // NewSigner derives one signing key per secret for the given purpose, so the
@@ -50,23 +54,19 @@ func NewSigner(purpose string, secrets ...string) *Signer {
 	for _, secret := range secrets {
 		m := hmac.New(sha256.New, []byte(secret))
 		m.Write([]byte(purpose))
-		s.keys = append(s.keys, m.Sum(nil))
+		s.macs = append(s.macs, NewMACPool(m.Sum(nil)))
 	}
 	return s
-}
-
-func (s *Signer) mac(key []byte, name, value string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(name))
-	m.Write([]byte{'='})
-	m.Write([]byte(value))
-	return m.Sum(nil)
 }
 
 // Sign returns value + "." + the base64url MAC of name and value. Binding the
 // cookie name stops a value signed for one cookie being replayed in another.
 func (s *Signer) Sign(name, value string) string {
-	return value + "." + base64.RawURLEncoding.EncodeToString(s.mac(s.keys[0], name, value))
+	m := s.macs[0].Get()
+	defer s.macs[0].Put(m)
+	b := make([]byte, 0, len(value)+1+base64.RawURLEncoding.EncodedLen(sha256.Size))
+	b = append(append(b, value...), '.')
+	return string(base64.RawURLEncoding.AppendEncode(b, m.Sum(name, "=", value)))
 }
 
 // Verify checks a value made by Sign with any of the keys. It returns the
@@ -74,20 +74,61 @@ func (s *Signer) Sign(name, value string) string {
 // (so the caller should sign it again with the current one).
 func (s *Signer) Verify(name, signed string) (value string, ok, stale bool) {
 	i := strings.LastIndexByte(signed, '.')
-	if i < 0 {
+	if i < 0 || len(signed)-i-1 != base64.RawURLEncoding.EncodedLen(sha256.Size) {
 		return "", false, false
 	}
 	value = signed[:i]
-	got, err := strictBase64.DecodeString(signed[i+1:])
-	if err != nil || len(got) != sha256.Size {
+	var got [sha256.Size]byte
+	if _, err := strictBase64.Decode(got[:], []byte(signed[i+1:])); err != nil {
 		return "", false, false
 	}
-	for n, key := range s.keys {
-		if hmac.Equal(got, s.mac(key, name, value)) {
+	for n, pool := range s.macs {
+		m := pool.Get()
+		ok := hmac.Equal(got[:], m.Sum(name, "=", value))
+		pool.Put(m)
+		if ok {
 			return value, true, n > 0
 		}
 	}
 	return "", false, false
+}
+
+// MACPool reuses HMAC-SHA256 states keyed with one key: making one costs
+// two SHA-256 blocks and several allocations, reusing one nothing. It is
+// safe for concurrent use.
+type MACPool struct{ pool sync.Pool }
+
+// NewMACPool returns a pool of HMAC-SHA256 states keyed with key.
+func NewMACPool(key []byte) *MACPool {
+	p := &MACPool{}
+	p.pool.New = func() any { return &MAC{h: hmac.New(sha256.New, key)} }
+	return p
+}
+
+// Get returns a MAC from the pool; Put it back when its Sum is no longer
+// needed.
+func (p *MACPool) Get() *MAC { return p.pool.Get().(*MAC) }
+
+// Put returns m to the pool.
+func (p *MACPool) Put(m *MAC) { p.pool.Put(m) }
+
+// MAC is a reusable keyed HMAC-SHA256 state.
+type MAC struct {
+	h        hash.Hash
+	buf, sum []byte
+}
+
+// Sum returns the MAC of the concatenated parts. The result is valid until
+// the next Sum or Put.
+func (m *MAC) Sum(parts ...string) []byte {
+	m.buf = m.buf[:0]
+	for _, p := range parts {
+		m.buf = append(m.buf, p...)
+	}
+	m.h.Reset()
+	m.h.Write(m.buf)
+	m.sum = m.h.Sum(m.sum[:0])
+	return m.sum
 }
 
 // ErrTooLarge is returned by Save when the encoded session exceeds the
@@ -139,6 +180,14 @@ func encodeData(values map[any]any, created int64) ([]byte, error) {
 // the store's meta. Numbers come back as json.Number, so that decoding and
 // encoding again gives the same bytes.
 func decodeData(data []byte, values map[any]any) (meta, error) {
+	if decodeStrings(data, values) {
+		var md meta
+		if v, ok := values[renewedToField]; ok {
+			md.renewedTo, _ = v.(string)
+			delete(values, renewedToField)
+		}
+		return md, nil
+	}
 	var m map[string]any
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
@@ -190,4 +239,56 @@ func xorPad(key string, b []byte) []byte {
 		out[i] = b[i] ^ pad[i%len(pad)]
 	}
 	return out
+}
+
+// decodeStrings decodes, without reflection, the JSON that sessions almost
+// always hold: one object whose keys and values are plain strings
+// ({"email":"a@example.com"}), with no escapes, no spaces and valid UTF-8.
+// It reports false, having added nothing, for anything else, which
+// encoding/json then decodes with the same result.
+func decodeStrings(data []byte, values map[any]any) bool {
+	if len(data) < 2 || data[0] != '{' || data[len(data)-1] != '}' || !utf8.Valid(data) {
+		return false
+	}
+	var kv []string // key, value, key, value...
+	for i := 1; i < len(data)-1; {
+		if len(kv) > 0 {
+			if data[i] != ',' {
+				return false
+			}
+			i++
+		}
+		key, n := plainString(data[i:])
+		if n == 0 || i+n >= len(data)-1 || data[i+n] != ':' {
+			return false
+		}
+		i += n + 1
+		value, n := plainString(data[i:])
+		if n == 0 {
+			return false
+		}
+		i += n
+		kv = append(kv, key, value)
+	}
+	for j := 0; j < len(kv); j += 2 {
+		values[kv[j]] = kv[j+1]
+	}
+	return true
+}
+
+// plainString reads a JSON string at the start of b that has no escapes
+// and no control characters, returning it and the bytes it took (0: none).
+func plainString(b []byte) (string, int) {
+	if len(b) < 2 || b[0] != '"' {
+		return "", 0
+	}
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return string(b[1:i]), i + 1
+		case c == '\\' || c < 0x20:
+			return "", 0
+		}
+	}
+	return "", 0
 }

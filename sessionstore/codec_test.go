@@ -1,9 +1,126 @@
 package sessionstore
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"maps"
 	"strings"
+	"sync"
 	"testing"
 )
+
+func TestSigner(t *testing.T) {
+	current := NewSigner("session", "new", "old")
+	signed := current.Sign("session", "id-1")
+	byOld := NewSigner("session", "old").Sign("session", "id-1")
+
+	// The MAC is HMAC-SHA256(HMAC-SHA256(secret, purpose), name "=" value).
+	k := hmac.New(sha256.New, []byte("new"))
+	k.Write([]byte("session"))
+	m := hmac.New(sha256.New, k.Sum(nil))
+	m.Write([]byte("session=id-1"))
+	if want := "id-1." + base64.RawURLEncoding.EncodeToString(m.Sum(nil)); signed != want {
+		t.Fatalf("Sign = %q, want %q", signed, want)
+	}
+
+	flip := []byte(signed)
+	flip[len(flip)-2] ^= 1
+	for _, tc := range []struct {
+		name, cookie, signed string
+		ok, stale            bool
+	}{
+		{"current key", "session", signed, true, false},
+		{"older key", "session", byOld, true, true},
+		{"other cookie name", "other", signed, false, false},
+		{"tampered value", "session", "id-2" + signed[4:], false, false},
+		{"tampered MAC", "session", string(flip), false, false},
+		{"no MAC", "session", "id-1", false, false},
+		{"short MAC", "session", signed[:len(signed)-1], false, false},
+		{"long MAC", "session", signed + "A", false, false},
+		{"MAC not base64", "session", signed[:len(signed)-1] + "*", false, false},
+		{"unknown key", "session", NewSigner("session", "other").Sign("session", "id-1"), false, false},
+		{"other purpose", "session", NewSigner("cookie", "new").Sign("session", "id-1"), false, false},
+	} {
+		value, ok, stale := current.Verify(tc.cookie, tc.signed)
+		if ok != tc.ok || stale != tc.stale || ok && value != "id-1" {
+			t.Errorf("%s: Verify = %q, %v, %v; want ok %v stale %v", tc.name, value, ok, stale, tc.ok, tc.stale)
+		}
+	}
+}
+
+func TestSignerConcurrent(t *testing.T) {
+	s := NewSigner("session", "new", "old")
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				v := strings.Repeat("x", g+i%7)
+				if got, ok, _ := s.Verify("session", s.Sign("session", v)); !ok || got != v {
+					t.Errorf("round trip of %q = %q, %v", v, got, ok)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// decodeStrings must agree with encoding/json on everything it accepts, and
+// accept what encodeData makes of string values.
+func FuzzDecodeStrings(f *testing.F) {
+	for _, seed := range []string{
+		`{}`, `{"email":"a@example.com"}`, `{"email":"a@b.c","lang":"zh-CN","theme":"dark"}`,
+		`{"a":"}"}`, `{"a":"b","a":"c"}`, `{"a":"\u003c"}`, `{"a":1}`, `{"a":"b",}`, `{"a":"b"`, `{"a" :"b"}`,
+		`{"a":"b"}x`, `{"a":"b""c":"d"}`, `{"a":"b\"}`, `{"é":"日本"}`, "{\"a\":\"\xff\"}", "{\"a\":\"\x01\"}",
+		`{"a":"b"} `, `[]`, `{`, `}`, `"a"`, `{"":""}`, `{"a":null}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast := map[any]any{}
+		if !decodeStrings(data, fast) {
+			if len(fast) != 0 {
+				t.Fatalf("rejected %q but added %v", data, fast)
+			}
+			return
+		}
+		slow := map[any]any{}
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("accepted %q, which encoding/json rejects: %v", data, err)
+		}
+		for k, v := range m {
+			slow[k] = v
+		}
+		if !maps.Equal(fast, slow) {
+			t.Fatalf("%q: decodeStrings %v, encoding/json %v", data, fast, slow)
+		}
+	})
+}
+
+func TestDecodeStringsTakesEncodedSessions(t *testing.T) {
+	for _, v := range []map[any]any{
+		{"email": "alice@example.com"},
+		{"email": "a@b.c", "lang": "zh-CN", "theme": "dark"},
+		{"email": "名前@例え.jp"},
+	} {
+		data, err := encodeData(v, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[any]any{}
+		if !decodeStrings(data, got) || !maps.Equal(got, v) {
+			t.Errorf("decodeStrings(%s) = %v, want %v", data, got, v)
+		}
+	}
+	// Escapes and non-strings take the general path, with the same result.
+	got := map[any]any{}
+	if _, err := decodeData([]byte(`{"a":"x\u0026y","n":12345678901234567890}`), got); err != nil || got["a"] != "x&y" || got["n"] != json.Number("12345678901234567890") {
+		t.Errorf("decodeData = %v, %v", got, err)
+	}
+}
 
 func TestEncodeDataRefusesReservedAndOddKeys(t *testing.T) {
 	for _, values := range []map[any]any{

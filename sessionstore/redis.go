@@ -83,8 +83,8 @@ type RedisConfig struct {
 	Prefix string
 	// Timeout bounds connecting and each command's write and read.
 	Timeout time.Duration
-	// PoolSize is the most connections open at once; callers beyond it wait
-	// for a free one until their context ends.
+	// PoolSize is the most connections open at once. Callers share them,
+	// pipelined: one per four CPUs, up to PoolSize.
 	PoolSize int
 	// TLS is used for rediss:// URLs; nil means the system's roots.
 	TLS *tls.Config
@@ -101,11 +101,12 @@ type RedisConfig struct {
 }
 
 // Redis keeps sessions as Redis strings (prefix + ID -> JSON) with a TTL.
-// It sends no PING on borrow: a connection that breaks is retried once on a
-// fresh one, and every connection idle since the failure is dropped, so a
-// Redis restart costs no request.
+// Its commands share a few connections, pipelined automatically (see
+// pipeline). It sends no PING on borrow: a connection that breaks is
+// retried once on a fresh one, and every connection idle since the failure
+// is replaced, so a Redis restart costs no request.
 type Redis struct {
-	pool        *redis.Pool
+	pool        connPool
 	prefix      string
 	indexPrefix string
 	timeout     time.Duration
@@ -140,6 +141,18 @@ func NewRedis(cfg RedisConfig) *Redis {
 		b.noteDialed(cfg.URL.Address)
 		return redis.DialContext(ctx, cfg.URL.Network, cfg.URL.Address, opts...)
 	}
+	stale := func(returned time.Time) error {
+		if returned.UnixNano() < b.lastFail.Load() {
+			return errStale
+		}
+		return nil
+	}
+	if cfg.URL.Network != "sentinel" && cfg.MinReplicas <= 0 {
+		b.pool = newPipeline(cfg.PoolSize, dial, stale)
+		return b
+	}
+	// Sentinel checks a connection's role before reuse, and WAIT blocks its
+	// connection: both need connections of their own, from a classic pool.
 	if cfg.URL.Network == "sentinel" {
 		b.sentinel = newSentinel(cfg.URL, cfg.Timeout, opts)
 		dial = func(ctx context.Context) (redis.Conn, error) {
@@ -157,16 +170,20 @@ func NewRedis(cfg RedisConfig) *Redis {
 		Wait:        true,
 		IdleTimeout: 5 * time.Minute,
 		TestOnBorrow: func(c redis.Conn, returned time.Time) error {
-			if returned.UnixNano() < b.lastFail.Load() {
-				return errStale
+			if err := stale(returned); err != nil || b.sentinel == nil {
+				return err
 			}
-			if b.sentinel != nil {
-				return b.sentinel.check(c, returned)
-			}
-			return nil
+			return b.sentinel.check(c, returned)
 		},
 	}
 	return b
+}
+
+// connPool hands out connections: a *redis.Pool, or the shared, pipelined
+// connections of a *pipeline.
+type connPool interface {
+	GetContext(ctx context.Context) (redis.Conn, error)
+	Close() error
 }
 
 var errStale = errors.New("connection idle since a failure")

@@ -9,12 +9,6 @@ import (
 	"github.com/gomodule/redigo/redis"
 )
 
-// command is one Redis command with its arguments.
-type command struct {
-	name string
-	args []any
-}
-
 // indexSlack is how long an owner index entry outlives its record's expiry
 // before it is pruned, so that processes whose clocks differ a little never
 // drop a live session from its index.
@@ -63,9 +57,9 @@ func (b *Redis) commands(cmds []command, r Record, now time.Time) []command {
 	return cmds
 }
 
-// pipeline sends cmds in one round trip and returns their replies, error
+// sendAll sends cmds in one round trip and returns their replies, error
 // replies included (as redis.Error values).
-func (b *Redis) pipeline(ctx context.Context, cmds []command) (replies []any, err error) {
+func (b *Redis) sendAll(ctx context.Context, cmds []command) (replies []any, err error) {
 	err = b.do(ctx, func(c redis.Conn, timeout time.Duration) error {
 		for _, cmd := range cmds {
 			if err := c.Send(cmd.name, cmd.args...); err != nil {
@@ -96,7 +90,7 @@ func (b *Redis) Owned(ctx context.Context, owner string) (keys []string, err err
 func (b *Redis) TouchOwned(ctx context.Context, owner, key string, ttl time.Duration) error {
 	idx := b.indexKey(owner)
 	idxTTL := (ttl + indexSlack).Milliseconds()
-	replies, err := b.pipeline(ctx, []command{
+	replies, err := b.sendAll(ctx, []command{
 		{"ZADD", []any{idx, "GT", time.Now().Add(ttl).UnixMilli(), key}},
 		{"PEXPIRE", []any{idx, idxTTL, "NX"}},
 		{"PEXPIRE", []any{idx, idxTTL, "GT"}},
@@ -155,7 +149,7 @@ func (b *Redis) Get(ctx context.Context, keys ...string) ([]Stored, error) {
 	for _, k := range keys {
 		cmds = append(cmds, command{"GET", []any{b.prefix + k}}, command{"PTTL", []any{b.prefix + k}})
 	}
-	replies, err := b.pipeline(ctx, cmds)
+	replies, err := b.sendAll(ctx, cmds)
 	if err != nil {
 		return nil, err
 	}
@@ -191,23 +185,31 @@ func (b *Redis) Describe() map[string]string {
 // PoolStats are the connection pool's figures.
 type PoolStats struct {
 	// Active counts open connections, in use or idle; Idle the idle ones.
+	// Shared, pipelined connections are never idle.
 	Active, Idle int
-	// Waiting counts callers getting a connection right now: nearly all of
-	// them are waiting for one to be free.
+	// Waiting counts callers waiting right now: for a free connection from
+	// a classic pool, or for their replies on the shared connections.
 	Waiting int
 	// Waits counts the connections callers had to wait for, and WaitTime
-	// the total time they waited, since the pool was made.
+	// the total time they waited, since the pool was made (classic pool).
 	Waits    int64
 	WaitTime time.Duration
 }
 
-// PoolStats returns the pool's figures; it takes the pool's lock briefly.
+// PoolStats returns the pool's figures; it takes the pool's locks briefly.
 func (b *Redis) PoolStats() PoolStats {
-	st := b.pool.Stats()
-	return PoolStats{
-		Active: st.ActiveCount, Idle: st.IdleCount, Waiting: int(b.waiting.Load()),
-		Waits: st.WaitCount, WaitTime: st.WaitDuration,
+	switch p := b.pool.(type) {
+	case *redis.Pool:
+		st := p.Stats()
+		return PoolStats{
+			Active: st.ActiveCount, Idle: st.IdleCount, Waiting: int(b.waiting.Load()),
+			Waits: st.WaitCount, WaitTime: st.WaitDuration,
+		}
+	case *pipeline:
+		open, waiting := p.stats()
+		return PoolStats{Active: open, Waiting: waiting}
 	}
+	return PoolStats{}
 }
 
 // globEscape escapes the characters SCAN's MATCH treats as a pattern.

@@ -166,7 +166,7 @@ func (c *client) want(method, path string, status int, body string) response {
 // kind is one way of keeping sessions, for the shared suite.
 type kind struct {
 	name    string
-	backend func(t *testing.T) sessionstore.Backend // nil: cookie sessions
+	backend func(t testing.TB) sessionstore.Backend // nil: cookie sessions
 	signed  bool
 }
 
@@ -178,12 +178,12 @@ var kinds = []kind{
 	{"cookie", nil, true},
 }
 
-func redisBackend(t *testing.T) sessionstore.Backend {
+func redisBackend(t testing.TB) sessionstore.Backend {
 	srv := redistest.New(t)
 	return openRedis(t, srv)
 }
 
-func openRedis(t *testing.T, srv *redistest.Server) *sessionstore.Redis {
+func openRedis(t testing.TB, srv *redistest.Server) *sessionstore.Redis {
 	t.Helper()
 	u, err := sessionstore.ParseRedisURL(srv.URL)
 	if err != nil {
@@ -194,7 +194,7 @@ func openRedis(t *testing.T, srv *redistest.Server) *sessionstore.Redis {
 	return b
 }
 
-func dirBackend(t *testing.T) sessionstore.Backend {
+func dirBackend(t testing.TB) sessionstore.Backend {
 	b, err := sessionstore.NewDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +203,7 @@ func dirBackend(t *testing.T) sessionstore.Backend {
 	return b
 }
 
-func (k kind) store(t *testing.T, edit func(*sessionstore.Config)) *sessionstore.Store {
+func (k kind) store(t testing.TB, edit func(*sessionstore.Config)) *sessionstore.Store {
 	t.Helper()
 	cfg := sessionstore.Config{
 		Lifetime: time.Hour, Permanent: true, Refresh: true,

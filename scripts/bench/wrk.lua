@@ -1,0 +1,63 @@
+-- wrk script for scripts/bench.sh. Arguments: SCENARIO [SESSIONS_FILE]
+--   read          GET /get_email with a session cookie
+--   write-same    POST /set_email with the address the session already holds
+--   write-change  POST /set_email with a new address every time
+--   anon          GET /get_email without a cookie
+-- SESSIONS_FILE has one session per line: "<cookie name=value> <email>".
+-- Requests cycle through the sessions; each thread starts at its own offset.
+-- write-change uses the second half of the sessions, the others the first,
+-- so that write-same always finds the address it posts already stored.
+
+local threads, next_id = {}, 0
+
+function setup(thread)
+  thread:set("tid", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+local scenario, sessions, n = nil, {}, 0
+
+function init(args)
+  scenario = args[1]
+  if args[2] then
+    for line in io.lines(args[2]) do
+      local cookie, email = line:match("^(%S+)%s+(%S+)$")
+      if cookie then table.insert(sessions, { cookie = cookie, email = email }) end
+    end
+  end
+  if scenario ~= "anon" and #sessions == 0 then
+    error("scenario " .. scenario .. " needs a sessions file")
+  end
+  n = tid * 997
+end
+
+local form = { ["Content-Type"] = "application/x-www-form-urlencoded" }
+
+function request()
+  n = n + 1
+  if scenario == "anon" then
+    return wrk.format("GET", "/get_email")
+  end
+  local half = math.max(1, math.floor(#sessions / 2))
+  local s = sessions[n % half + 1]
+  if scenario == "write-change" and #sessions > 1 then
+    s = sessions[half + n % (#sessions - half) + 1]
+  end
+  if scenario == "read" then
+    return wrk.format("GET", "/get_email", { Cookie = s.cookie })
+  end
+  local email = s.email
+  if scenario == "write-change" then
+    email = "u" .. tid .. "x" .. n .. "@example.com"
+  end
+  form.Cookie = s.cookie
+  return wrk.format("POST", "/set_email", form, "email_address=" .. email)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d bad_status=%d socket_errors=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
