@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -55,7 +54,7 @@ type Deps struct {
 
 type server struct {
 	Deps
-	pages   map[string]*template.Template
+	pages   *web.Pages
 	bufs    sync.Pool
 	csrf    *http.CrossOriginProtection
 	langs   language.Matcher // web.Languages(), in order
@@ -65,7 +64,7 @@ type server struct {
 
 // NewServer returns the service's HTTP handler.
 func NewServer(deps Deps) (http.Handler, error) {
-	pages, err := web.Pages()
+	pages, err := web.LoadPages()
 	if err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
@@ -199,25 +198,15 @@ func (s *server) fromTrustedProxy(r *http.Request) bool {
 	return false
 }
 
-// view is what every page template gets: the layout's data and, in Page,
-// the page's own.
-type view struct {
-	T     *web.Text   // the texts in the visitor's language
-	Langs []*web.Text // the language switch's choices
-	Theme string      // "light", "dark", or "" to follow the system
-	Back  string      // where the switches return to
-	Page  any
-}
-
 // render writes a page in the visitor's language and theme. It renders into
 // a buffer first, so a template error never sends half a page. Pages vary by
 // the session cookie and Accept-Language (see preferences).
 func (s *server) render(c *gin.Context, status int, page string, data any) {
 	t, theme := s.preferences(c)
-	v := view{T: t, Langs: web.Languages(), Theme: theme, Back: backTo(c.Request.URL.Path), Page: data}
+	v := web.View{T: t, Langs: web.Languages(), Theme: theme, Back: backTo(c.Request.URL.Path), Page: data}
 	buf := s.bufs.Get().(*bytes.Buffer)
 	defer func() { buf.Reset(); s.bufs.Put(buf) }()
-	if err := s.pages[page].Execute(buf, v); err != nil {
+	if err := s.pages.Execute(buf, page, v); err != nil {
 		s.Logger.ErrorContext(c.Request.Context(), "render page", "page", page, "error", err)
 		c.String(http.StatusInternalServerError, "Internal Server Error")
 		return

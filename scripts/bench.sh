@@ -184,7 +184,7 @@ cookie_of() { # url email -> "name=value" of the Set-Cookie, or nothing
   curl -s -o /dev/null -D - --data-urlencode "email_address=$2" "$1/set_email" |
     tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | head -n 1
 }
-declare -A session_bytes
+declare -A session_bytes index_bytes
 echo "# creating $nsessions sessions per stack" >&2
 for s in "${stacks[@]}"; do
   url="http://127.0.0.1:${port[$s]}"
@@ -195,9 +195,13 @@ for s in "${stacks[@]}"; do
     continue
   fi
   c=$(cookie_of "$url" a@b.c)
-  keys=$(rcli -n "${db[$s]}" DBSIZE)
-  [ -n "$c" ] && [ "$keys" = 1 ] || { echo "bench: $s: POST /set_email gave cookie '$c' and $keys keys, want one of each" >&2; exit 1; }
-  session_bytes[$s]=$(rcli -n "${db[$s]}" MEMORY USAGE "$(rcli -n "${db[$s]}" --scan | head -n 1)")
+  # sessionsvc also keeps a per-email index (by-email:*) beside the session.
+  keys=$(rcli -n "${db[$s]}" --scan | grep -vc '^by-email:' || true)
+  [ -n "$c" ] && [ "$keys" = 1 ] || { echo "bench: $s: POST /set_email gave cookie '$c' and $keys session keys, want one of each" >&2; exit 1; }
+  session_bytes[$s]=$(rcli -n "${db[$s]}" MEMORY USAGE "$(rcli -n "${db[$s]}" --scan | grep -v '^by-email:' | head -n 1)")
+  index=$(rcli -n "${db[$s]}" --scan --pattern 'by-email:*' | head -n 1)
+  index_bytes[$s]=-
+  [ -z "$index" ] || index_bytes[$s]=$(rcli -n "${db[$s]}" MEMORY USAGE "$index")
   for i in $(seq "$nsessions"); do
     c=$(cookie_of "$url" "user$i@example.com")
     [ -n "$c" ] || { echo "bench: $s: POST /set_email sent no cookie" >&2; exit 1; }
@@ -311,8 +315,9 @@ for scenario in $scenarios; do
 done
 echo
 echo "## Redis memory per session holding {\"email\":\"a@b.c\"} (MEMORY USAGE, bytes)"
+printf '%-22s %7s %13s\n' stack session "email index"
 for s in "${stacks[@]}"; do
-  [ "${session_bytes[$s]}" = - ] || printf '%-22s %4s\n' "$s" "${session_bytes[$s]}"
+  [ "${session_bytes[$s]}" = - ] || printf '%-22s %7s %13s\n' "$s" "${session_bytes[$s]}" "${index_bytes[$s]}"
 done
 echo
 echo "## Redis memory per session by key and value encoding (MEMORY USAGE, bytes)"

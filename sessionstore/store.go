@@ -18,6 +18,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"strconv"
 	"strings"
@@ -589,33 +590,37 @@ func Destroy(s sessions.Session) {
 }
 
 // refreshMemo remembers when this process last pushed back each session's
-// expiry, so reads refresh at most once per interval.
+// expiry, so reads refresh at most once per interval. It keeps a 64-bit
+// hash of each key, not the key: 16 bytes an entry.
 type refreshMemo struct {
 	interval time.Duration
+	seed     maphash.Seed
 	mu       sync.Mutex
-	last     map[string]int64 // backend key -> unix nanoseconds
+	last     map[uint64]int64 // hash of the backend key -> unix nanoseconds
 }
 
-// refreshMemoMax bounds the memo; when full it starts over, which costs at
-// most one extra refresh per active session.
+// refreshMemoMax bounds the memo (about 1.5 MiB); when full it starts over,
+// which costs at most one extra refresh per active session.
 const refreshMemoMax = 1 << 16
 
 func newRefreshMemo(interval time.Duration) *refreshMemo {
-	return &refreshMemo{interval: interval, last: make(map[string]int64)}
+	return &refreshMemo{interval: interval, seed: maphash.MakeSeed(), last: make(map[uint64]int64)}
 }
 
 func (m *refreshMemo) due(key string, now time.Time) bool {
+	h := maphash.String(m.seed, key)
 	m.mu.Lock()
-	t, ok := m.last[key]
+	t, ok := m.last[h]
 	m.mu.Unlock()
 	return !ok || now.UnixNano()-t >= int64(m.interval)
 }
 
 func (m *refreshMemo) done(key string, now time.Time) {
+	h := maphash.String(m.seed, key)
 	m.mu.Lock()
 	if len(m.last) >= refreshMemoMax {
 		clear(m.last)
 	}
-	m.last[key] = now.UnixNano()
+	m.last[h] = now.UnixNano()
 	m.mu.Unlock()
 }

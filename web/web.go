@@ -4,8 +4,12 @@ package web
 
 import (
 	"embed"
+	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
+	"strings"
+	"sync"
 )
 
 //go:embed templates/*.html
@@ -17,10 +21,45 @@ var static embed.FS
 // Static is the stylesheet and other assets, served under /static/.
 var Static, _ = fs.Sub(static, "static")
 
-// Pages parses every page once: each is templates/layout.html filled with
-// the page's own "title" and "content" blocks. The map is keyed by the
-// page's file name without ".html".
-func Pages() (map[string]*template.Template, error) {
+// View is what every page template gets: the layout's data and, in Page,
+// the page's own.
+type View struct {
+	T     *Text   // the texts in the visitor's language
+	Langs []*Text // the language switch's choices
+	Theme string  // "light", "dark", or "" to follow the system
+	Back  string  // where the switches return to
+	Page  any
+	// Chrome is set by Pages.Execute.
+	Chrome Chrome
+}
+
+// Chrome is the start of every page's head and its footer (the language
+// and theme switches), rendered for one language, theme and return page.
+type Chrome struct{ Head, Footer template.HTML }
+
+// Pages are the parsed pages. Rendering a page costs one reflective call
+// per template action, so the chrome, the same for every visitor with the
+// same preferences, is rendered once per combination and kept.
+type Pages struct {
+	pages  map[string]*template.Template
+	chrome *template.Template // "head" and "footer"
+	mu     sync.Mutex
+	cache  map[chromeKey]Chrome
+}
+
+type chromeKey struct{ lang, theme, back string }
+
+// maxChromes bounds the chrome cache: languages x themes x return pages.
+const maxChromes = 64
+
+// LoadPages parses every page once: each is templates/layout.html filled
+// with the page's own "title" and "content" blocks, named by its file name
+// without ".html".
+func LoadPages() (*Pages, error) {
+	chrome, err := template.ParseFS(templateFiles, "templates/chrome.html")
+	if err != nil {
+		return nil, err
+	}
 	layout, err := template.ParseFS(templateFiles, "templates/layout.html")
 	if err != nil {
 		return nil, err
@@ -29,17 +68,55 @@ func Pages() (map[string]*template.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	pages := map[string]*template.Template{}
+	p := &Pages{pages: map[string]*template.Template{}, chrome: chrome, cache: map[chromeKey]Chrome{}}
 	for _, name := range names {
 		page := name[len("templates/") : len(name)-len(".html")]
-		if page == "layout" {
+		if page == "layout" || page == "chrome" {
 			continue
 		}
 		t, err := template.Must(layout.Clone()).ParseFS(templateFiles, name)
 		if err != nil {
 			return nil, err
 		}
-		pages[page] = t
+		p.pages[page] = t
 	}
-	return pages, nil
+	return p, nil
+}
+
+// Execute renders page with v into w.
+func (p *Pages) Execute(w io.Writer, page string, v View) error {
+	t, ok := p.pages[page]
+	if !ok {
+		return fmt.Errorf("no page %q", page)
+	}
+	c, err := p.chromeFor(v)
+	if err != nil {
+		return err
+	}
+	v.Chrome = c
+	return t.Execute(w, v)
+}
+
+func (p *Pages) chromeFor(v View) (Chrome, error) {
+	key := chromeKey{v.T.Tag, v.Theme, v.Back}
+	p.mu.Lock()
+	c, ok := p.cache[key]
+	p.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	var head, footer strings.Builder
+	if err := p.chrome.ExecuteTemplate(&head, "head", v); err != nil {
+		return Chrome{}, err
+	}
+	if err := p.chrome.ExecuteTemplate(&footer, "footer", v); err != nil {
+		return Chrome{}, err
+	}
+	c = Chrome{template.HTML(head.String()), template.HTML(footer.String())}
+	p.mu.Lock()
+	if len(p.cache) < maxChromes {
+		p.cache[key] = c
+	}
+	p.mu.Unlock()
+	return c, nil
 }

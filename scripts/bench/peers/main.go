@@ -19,7 +19,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"html/template"
 	"log"
 	"net/http"
 	"net/mail"
@@ -91,14 +90,20 @@ func main() {
 
 // app renders the product's own pages.
 type app struct {
-	pages map[string]*template.Template
+	pages *web.Pages
 	bufs  sync.Pool
 }
 
-type emailPage struct{ Email, Error string }
+// emailPage has the fields the product's email pages read.
+type emailPage struct {
+	Email     string
+	Error     web.Msg
+	Panel     *struct{} // the debug panel: never shown
+	EndOthers bool
+}
 
 func newApp() (*app, error) {
-	pages, err := web.Pages()
+	pages, err := web.LoadPages()
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +115,8 @@ func newApp() (*app, error) {
 func (a *app) render(c *gin.Context, status int, page string, data any) {
 	buf := a.bufs.Get().(*bytes.Buffer)
 	defer func() { buf.Reset(); a.bufs.Put(buf) }()
-	if err := a.pages[page].Execute(buf, data); err != nil {
+	v := web.View{T: web.Languages()[0], Langs: web.Languages(), Back: c.Request.URL.Path, Page: data}
+	if err := a.pages.Execute(buf, page, v); err != nil {
 		c.String(http.StatusInternalServerError, "render: %v", err)
 		return
 	}
@@ -121,7 +127,7 @@ func (a *app) render(c *gin.Context, status int, page string, data any) {
 func (a *app) formEmail(c *gin.Context) string {
 	email := strings.TrimSpace(c.PostForm("email_address"))
 	if addr, err := mail.ParseAddress(email); err != nil || addr.Name != "" || len(email) > 254 {
-		a.render(c, http.StatusBadRequest, "set_email", emailPage{Email: email, Error: "That is not a valid email address."})
+		a.render(c, http.StatusBadRequest, "set_email", emailPage{Email: email, Error: web.EmailInvalid})
 		return ""
 	}
 	return email
