@@ -255,7 +255,7 @@ for scenario in $scenarios; do
     rcli CONFIG RESETSTAT >/dev/null
     rss_reset "${pid[$s]}"
     profile_pid=
-    if [ -n "$profile_dir" ] && [ "$s" = sessionsvc ] && { [ "$scenario" = read ] || [ "$scenario" = write-change ]; }; then
+    if [ -n "$profile_dir" ] && [ "$s" = sessionsvc ] && { [ "$scenario" = read ] || [ "$scenario" = write-change ] || [ "$scenario" = anon ]; }; then
       curl -s -o "$profile_dir/$scenario.pprof" "http://127.0.0.1:$pprof_port/debug/pprof/profile?seconds=$((duration > 5 ? 5 : duration))" &
       profile_pid=$!
     fi
