@@ -135,7 +135,10 @@ func set(t *testing.T, c *client, email string) {
 // along loses no acknowledged write, and writes resume.
 func TestSentinelFailover(t *testing.T) {
 	g := redistest.StartGroup(t, 3, 3)
-	app := newApp(t, sentinelStore(t, g.URL(), 1))
+	store := sentinelStore(t, g.URL(), 1)
+	app := newApp(t, store)
+	// What /readyz reports: the master the pool dialled last.
+	master := func() string { return store.Backend().(*sessionstore.Redis).Describe()["address"] }
 	clients := make([]*client, 20)
 	for i := range clients {
 		clients[i] = &client{t: t, base: app.URL}
@@ -164,6 +167,9 @@ func TestSentinelFailover(t *testing.T) {
 	w.finish(t)
 	t.Logf("master %s killed, %s took over: writes failed for %v (%d answered 503)", first, second, w.longest, w.failures)
 	checkAll("killed")
+	if got := master(); got != second {
+		t.Errorf("reported master %q after the failover, want %q", got, second)
+	}
 
 	// Asked to fail over while every server is up, the sentinels promote a
 	// replica while the old master still takes writes (it is demoted some
@@ -190,6 +196,9 @@ func TestSentinelFailover(t *testing.T) {
 	checkAll("manual")
 	setAll("last")
 	checkAll("last")
+	if got := master(); got != third {
+		t.Errorf("reported master %q after the second failover, want %q", got, third)
+	}
 }
 
 // TestSentinelCommandsPerRead checks that finding the master through the
