@@ -149,6 +149,18 @@ func TestSentinelFailover(t *testing.T) {
 			set(t, c, fmt.Sprintf("%d@%s.example.com", i, round))
 		}
 	}
+	// A replica that has just synced acknowledges writes (WAIT, with
+	// MIN_REPLICAS=1) only after a moment: until then writes get 503.
+	waitAcked := func() {
+		t.Helper()
+		start := time.Now()
+		for c := clients[0]; c.do("POST", "/set?v=probe@example.com").status != 200; time.Sleep(50 * time.Millisecond) {
+			if time.Since(start) > 5*time.Second {
+				t.Fatal("no write acknowledged by a replica within 5 s")
+			}
+		}
+		t.Logf("first write acknowledged %v after the failover", time.Since(start).Round(time.Millisecond))
+	}
 	checkAll := func(round string) {
 		t.Helper()
 		for i, c := range clients {
@@ -175,6 +187,7 @@ func TestSentinelFailover(t *testing.T) {
 	// replica while the old master still takes writes (it is demoted some
 	// seconds later): the store holds writes back meanwhile.
 	g.WaitSynced() // the sentinels might promote a replica still catching up
+	waitAcked()
 	setAll("manual")
 	w = startWriter(t, &client{t: t, base: app.URL})
 	time.Sleep(100 * time.Millisecond)
@@ -194,6 +207,7 @@ func TestSentinelFailover(t *testing.T) {
 	w.finish(t)
 	t.Logf("failover from %s to %s on request: writes failed for %v (%d answered 503)", second, third, w.longest, w.failures)
 	checkAll("manual")
+	waitAcked()
 	setAll("last")
 	checkAll("last")
 	if got := master(); got != third {
