@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -34,7 +33,7 @@ commands:
   revoke-email E      end every session of email E
 
 ID is a full session ID (a cookie's value) or its first characters as list
-prints them (at least 6). Session IDs are printed shortened; --full-ids
+prints them (at least 6); put "--" before an ID that starts with "--". Session IDs are printed shortened; --full-ids
 prints them whole: they are as good as the cookies, keep them secret. With
 SESSION_HASH_IDS=true the store knows only hashes, and those are shown.`
 
@@ -44,28 +43,53 @@ const shortIDLen = 8
 // minRefLen is the fewest characters of an ID that show and revoke accept.
 const minRefLen = 6
 
+// parseSessionsArgs splits the command line into positional arguments and
+// the flags, which may come anywhere: --email E (or --email=E), --full-ids,
+// -h. Session IDs may start with "-", so a word with one dash that is no
+// flag is an argument; an unknown word with two dashes is an error; and
+// everything after "--" is an argument.
+func parseSessionsArgs(args []string) (pos []string, email string, full, help bool, err error) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch {
+		case a == "--":
+			return append(pos, args[i+1:]...), email, full, help, nil
+		case !strings.HasPrefix(a, "-"):
+			pos = append(pos, a)
+		case name == "full-ids" && !hasValue:
+			full = true
+		case name == "h" || name == "help":
+			help = true
+		case name == "email":
+			if !hasValue {
+				if i+1 == len(args) {
+					return nil, "", false, false, errors.New("flag needs an argument: -email")
+				}
+				i++
+				value = args[i]
+			}
+			email = value
+		case strings.HasPrefix(a, "--"):
+			return nil, "", false, false, fmt.Errorf("flag provided but not defined: -%s", name)
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return pos, email, full, help, nil
+}
+
 // adminSessions runs "sessionsvc sessions ...": args are what follows
 // "sessions". Output goes to stdout; errors are returned (a *usageError for
 // a bad command line).
 func adminSessions(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("sessions", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	email := fs.String("email", "", "")
-	full := fs.Bool("full-ids", false, "")
-	// Flags may come before, between or after the positional arguments.
-	var pos []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintln(stdout, sessionsUsage)
-				return nil
-			}
-			return &usageError{err.Error() + "\n\n" + sessionsUsage}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
+	pos, email, full, help, err := parseSessionsArgs(args)
+	if err != nil {
+		return &usageError{err.Error() + "\n\n" + sessionsUsage}
+	}
+	if help {
+		fmt.Fprintln(stdout, sessionsUsage)
+		return nil
 	}
 	if len(pos) == 0 {
 		return &usageError{"no command given\n\n" + sessionsUsage}
@@ -77,7 +101,7 @@ func adminSessions(ctx context.Context, cfg config.Config, args []string, stdout
 		return &usageError{fmt.Sprintf("unknown command %q\n\n%s", cmd, sessionsUsage)}
 	case len(pos) != n:
 		return &usageError{fmt.Sprintf("%s takes %d argument(s), got %d\n\n%s", cmd, n-1, len(pos)-1, sessionsUsage)}
-	case *email != "" && cmd != "list":
+	case email != "" && cmd != "list":
 		return &usageError{"--email goes with list only; to end an email's sessions use revoke-email E"}
 	case n == 2 && strings.TrimSpace(pos[1]) == "":
 		return &usageError{cmd + " needs a non-empty argument"}
@@ -93,12 +117,12 @@ func adminSessions(ctx context.Context, cfg config.Config, args []string, stdout
 		return err
 	}
 	defer store.Close()
-	a := &admin{store: store, out: stdout, full: *full}
+	a := &admin{store: store, out: stdout, full: full}
 	switch cmd {
 	case "count":
 		return a.count(ctx)
 	case "list":
-		return a.list(ctx, *email)
+		return a.list(ctx, email)
 	case "show":
 		return a.show(ctx, pos[1])
 	case "revoke":

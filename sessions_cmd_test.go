@@ -112,6 +112,10 @@ func TestSessionsCommand(t *testing.T) {
 	srv.Do("SET", "session:QQQQQQQQ2", `{"email":"x@example.com"}`, "EX", 60)
 	run(check{[]string{"show", "QQQQQQ"}, 1, []string{"matches 2 sessions: give more characters"}})
 	run(check{[]string{"show", "QQQQQQQQ2"}, 0, []string{"x@example.com"}})
+	// Base64url IDs may start with a dash: one dash is an ID, not a flag.
+	srv.Do("SET", "session:-dashed-id1", `{"email":"d@example.com"}`, "EX", 60)
+	run(check{[]string{"show", "-dashed-id"}, 0, []string{"d@example.com"}})
+	run(check{[]string{"revoke", "--", "-dashed-id"}, 0, []string{"revoked session -dashed-… of d@example.com"}})
 
 	stats, _ := redis.String(srv.Do("INFO", "commandstats"), nil)
 	if strings.Contains(stats, "cmdstat_keys:") || !strings.Contains(stats, "cmdstat_scan:") {
@@ -136,5 +140,33 @@ func TestSessionsCommandOnADirectory(t *testing.T) {
 	}
 	if out, _, code := runSessions(t, env, "revoke-email", "bob@example.com"); code != 0 || !strings.Contains(out, "revoked 1 session") {
 		t.Errorf("revoke-email: exit %d\n%s", code, out)
+	}
+}
+
+func TestParseSessionsArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		pos   []string
+		email string
+		full  bool
+		err   string
+	}{
+		{[]string{"list", "--email", "a@b.c"}, []string{"list"}, "a@b.c", false, ""},
+		{[]string{"--email=a@b.c", "list"}, []string{"list"}, "a@b.c", false, ""},
+		{[]string{"show", "-full-ids", "-AbCdEf"}, []string{"show", "-AbCdEf"}, "", true, ""},
+		{[]string{"show", "--", "--AbCdE"}, []string{"show", "--AbCdE"}, "", false, ""},
+		{[]string{"list", "--color"}, nil, "", false, "flag provided but not defined: -color"},
+		{[]string{"list", "--email"}, nil, "", false, "flag needs an argument: -email"},
+	} {
+		pos, email, full, _, err := parseSessionsArgs(tc.args)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("%q: error %v, want %q", tc.args, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(pos, tc.pos) || email != tc.email || full != tc.full {
+			t.Errorf("%q = %q %q %v %v, want %q %q %v", tc.args, pos, email, full, err, tc.pos, tc.email, tc.full)
+		}
 	}
 }
