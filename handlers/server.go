@@ -138,7 +138,7 @@ var (
 	sameOriginValue = []string{"same-origin"}
 	denyValue       = []string{"DENY"}
 	noStoreValue    = []string{"no-store"}
-	varyCookieValue = []string{"Cookie"}
+	varyValue       = []string{"Cookie, Accept-Language"}
 )
 
 func securityHeaders(c *gin.Context) {
@@ -211,7 +211,7 @@ func (s *server) render(c *gin.Context, status int, page string, data any) {
 		c.String(http.StatusInternalServerError, "Internal Server Error")
 		return
 	}
-	c.Header("Vary", "Cookie, Accept-Language")
+	c.Writer.Header()["Vary"] = varyValue
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
