@@ -32,12 +32,32 @@ func redisStore(t *testing.T, srv *redistest.Server, edit func(*sessionstore.Con
 	return s
 }
 
+// urlCase is a SESSION_REDIS value and what ParseRedisURL makes of it: the
+// URL, or an error containing err (and never the password "secret").
+type urlCase struct {
+	in   string
+	want sessionstore.RedisURL
+	err  string
+}
+
+func checkParseRedisURL(t *testing.T, cases []urlCase) {
+	t.Helper()
+	for _, tc := range cases {
+		got, err := sessionstore.ParseRedisURL(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), "secret") {
+				t.Errorf("ParseRedisURL(%q) error = %v, want one containing %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseRedisURL(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
 func TestParseRedisURL(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want sessionstore.RedisURL
-		err  string
-	}{
+	checkParseRedisURL(t, []urlCase{
 		{"redis://127.0.0.1:6379/0", sessionstore.RedisURL{Network: "tcp", Address: "127.0.0.1:6379"}, ""},
 		{"redis://localhost", sessionstore.RedisURL{Network: "tcp", Address: "localhost:6379"}, ""},
 		{"redis://u:p%40ss@h:1/3", sessionstore.RedisURL{Network: "tcp", Address: "h:1", Username: "u", Password: "p@ss", DB: 3}, ""},
@@ -50,18 +70,7 @@ func TestParseRedisURL(t *testing.T) {
 		{"redis://h/x", sessionstore.RedisURL{}, `database "x" is not a number`},
 		{"unix://", sessionstore.RedisURL{}, "no socket path"},
 		{"redis://u:secret@h/%zz", sessionstore.RedisURL{}, "not a URL"},
-	} {
-		got, err := sessionstore.ParseRedisURL(tc.in)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), "secret") {
-				t.Errorf("ParseRedisURL(%q) error = %v, want one containing %q", tc.in, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || got != tc.want {
-			t.Errorf("ParseRedisURL(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
-		}
-	}
+	})
 }
 
 func TestRedisKeysValuesAndTTLs(t *testing.T) {

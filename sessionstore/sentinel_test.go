@@ -13,11 +13,7 @@ import (
 )
 
 func TestParseSentinelURL(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want sessionstore.RedisURL
-		err  string
-	}{
+	checkParseRedisURL(t, []urlCase{
 		{"redis-sentinel://s1#sessions", sessionstore.RedisURL{Network: "sentinel", Address: "s1:26379", MasterName: "sessions"}, ""},
 		{"redis-sentinel://s1:5000,s2,10.0.0.3:26380/2#m", sessionstore.RedisURL{Network: "sentinel", Address: "s1:5000,s2:26379,10.0.0.3:26380", DB: 2, MasterName: "m"}, ""},
 		{"redis-sentinel://secret@s1#m", sessionstore.RedisURL{Network: "sentinel", Address: "s1:26379", Password: "secret", MasterName: "m"}, ""},
@@ -32,18 +28,7 @@ func TestParseSentinelURL(t *testing.T) {
 		{"redis-sentinel://::1#m", sessionstore.RedisURL{}, "is not host[:port]"},
 		{"redis-sentinel://s1/x#m", sessionstore.RedisURL{}, `database "x" is not a number`},
 		{"redis-sentinel://u:secret%zz@s1#m", sessionstore.RedisURL{}, "bad escape"},
-	} {
-		got, err := sessionstore.ParseRedisURL(tc.in)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), "secret") {
-				t.Errorf("ParseRedisURL(%q) error = %v, want one containing %q", tc.in, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || got != tc.want {
-			t.Errorf("ParseRedisURL(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
-		}
-	}
+	})
 }
 
 // sentinelStore is a store over the group's sentinels.
