@@ -240,7 +240,7 @@ hz=$(getconf CLK_TCK)
 redis_pid=${pids[0]}
 
 run_wrk() { # stack scenario seconds -> RESULT line
-  wrk -t2 -c"$conns" -d"$3s" -s "$here/bench/wrk.lua" "http://127.0.0.1:${port[$1]}" -- "$2" "$tmp/$1.sessions" |
+  WRK_SCENARIO=$2 wrk -t2 -c"$conns" -d"$3s" -s "$here/bench/wrk.lua" "http://127.0.0.1:${port[$1]}" -- "$2" "$tmp/$1.sessions" |
     grep '^RESULT' || { echo "bench: wrk against $1 failed" >&2; exit 1; }
 }
 

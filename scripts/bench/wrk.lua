@@ -1,12 +1,15 @@
 -- wrk script for scripts/bench.sh. Arguments: SCENARIO [SESSIONS_FILE]
 --   read          GET /get_email with a session cookie
 --   write-same    POST /set_email with the address the session already holds
---   write-change  POST /set_email with a new address every time
+--   write-change  POST /set_email with a new address every time, as browsers
+--                 that keep the session cookie each response sets
 --   anon          GET /get_email without a cookie
 -- SESSIONS_FILE has one session per line: "<cookie name=value> <email>".
 -- Requests cycle through the sessions; each thread starts at its own offset.
 -- write-change uses the second half of the sessions, the others the first,
 -- so that write-same always finds the address it posts already stored.
+-- The scenario also comes in the environment as WRK_SCENARIO: wrk decides
+-- whether to hand responses to the script before init sees its arguments.
 
 local threads, next_id = {}, 0
 
@@ -32,6 +35,22 @@ function init(args)
   n = tid * 997
 end
 
+-- write-change: cookies set by responses, each handed to the next request
+-- that needs one (a stack that renews the ID on every change is followed,
+-- as a browser would); when none is waiting, the sessions file's are used.
+local jar, jar_n = {}, 0
+
+if os.getenv("WRK_SCENARIO") == "write-change" then
+  function response(status, headers)
+    local cookie = headers["Set-Cookie"] or headers["set-cookie"]
+    local pair = cookie and cookie:match("^([^;]+)")
+    if pair and not pair:match("=$") and not cookie:match("[Mm]ax%-[Aa]ge=%-") then
+      jar_n = jar_n + 1
+      jar[jar_n] = pair
+    end
+  end
+end
+
 local form = { ["Content-Type"] = "application/x-www-form-urlencoded" }
 
 function request()
@@ -47,11 +66,14 @@ function request()
   if scenario == "read" then
     return wrk.format("GET", "/get_email", { Cookie = s.cookie })
   end
-  local email = s.email
+  local email, cookie = s.email, s.cookie
   if scenario == "write-change" then
     email = "u" .. tid .. "x" .. n .. "@example.com"
+    if jar_n > 0 then
+      cookie, jar[jar_n], jar_n = jar[jar_n], nil, jar_n - 1
+    end
   end
-  form.Cookie = s.cookie
+  form.Cookie = cookie
   return wrk.format("POST", "/set_email", form, "email_address=" .. email)
 end
 
