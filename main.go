@@ -250,7 +250,7 @@ func derive(secret, purpose string) []byte {
 func newLogger(mode string, buf *logBuffer) *slog.Logger {
 	var h slog.Handler = slog.NewTextHandler(buf, nil)
 	if mode == "release" {
-		h = slog.NewJSONHandler(buf, nil)
+		h = flatJSON{slog.NewJSONHandler(buf, nil), buf}
 	}
 	return slog.New(flushOnWarn{h, buf})
 }
