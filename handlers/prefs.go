@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"net/http"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
@@ -25,12 +27,40 @@ var themes = map[string]bool{"light": true, "dark": true, "system": true}
 // else (a page that changes state, a URL from the form) goes to /get_email.
 var backPages = map[string]bool{"/get_email": true, "/set_email": true}
 
-func newLanguageMatcher() language.Matcher {
+// languageMatcher picks the page language for an Accept-Language header.
+// Browsers send few distinct headers, so the answers for the first
+// maxCachedAccepts short ones are kept: matching costs more than the rest
+// of an anonymous page's bookkeeping.
+type languageMatcher struct {
+	m      language.Matcher // web.Languages(), in order
+	cache  sync.Map         // header -> *web.Text
+	cached atomic.Int32
+}
+
+const (
+	maxCachedAccepts     = 1024
+	maxCachedAcceptBytes = 128
+)
+
+func newLanguageMatcher() *languageMatcher {
 	var tags []language.Tag
 	for _, t := range web.Languages() {
 		tags = append(tags, language.MustParse(t.Tag))
 	}
-	return language.NewMatcher(tags)
+	return &languageMatcher{m: language.NewMatcher(tags)}
+}
+
+// match returns the best language for accept; English when none matches.
+func (l *languageMatcher) match(accept string) *web.Text {
+	if t, ok := l.cache.Load(accept); ok {
+		return t.(*web.Text)
+	}
+	_, i := language.MatchStrings(l.m, accept)
+	t := web.Languages()[i]
+	if len(accept) <= maxCachedAcceptBytes && l.cached.Add(1) <= maxCachedAccepts {
+		l.cache.Store(accept, t)
+	}
+	return t
 }
 
 // backTo returns path when the switches may return to it, else /get_email.
@@ -56,8 +86,7 @@ func (s *server) preferences(c *gin.Context) (*web.Text, string) {
 	}
 	t := web.Language(lang)
 	if t == nil {
-		_, i := language.MatchStrings(s.langs, c.GetHeader("Accept-Language"))
-		t = web.Languages()[i]
+		t = s.langs.match(c.GetHeader("Accept-Language"))
 	}
 	if theme != "light" && theme != "dark" {
 		theme = ""

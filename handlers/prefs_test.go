@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -226,5 +227,34 @@ func TestFormatDuration(t *testing.T) {
 		if got := formatDuration(d); got != tc.want {
 			t.Errorf("formatDuration(%s) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestLanguageMatcherCacheIsBounded: past maxCachedAccepts distinct headers
+// (or for a long one) answers are still right, and no more are kept.
+func TestLanguageMatcherCacheIsBounded(t *testing.T) {
+	l := newLanguageMatcher()
+	long := "fr;q=0.1, " + strings.Repeat("x-private;q=0.2, ", 10) + "zh;q=0.5"
+	for i := range 2 * maxCachedAccepts {
+		for _, tc := range []struct{ accept, tag string }{
+			{fmt.Sprintf("de-DE, zh;q=0.%d", i%9+1), "zh-Hans"},
+			{fmt.Sprintf("en-GB;q=0.%d", i%9+1), "en"},
+			{long, "zh-Hans"},
+		} {
+			if got := l.match(tc.accept).Tag; got != tc.tag {
+				t.Fatalf("after %d headers, match(%q) = %s, want %s", i, tc.accept, got, tc.tag)
+			}
+		}
+	}
+	n := 0
+	l.cache.Range(func(k, _ any) bool {
+		if len(k.(string)) > maxCachedAcceptBytes {
+			t.Errorf("kept a %d-byte header", len(k.(string)))
+		}
+		n++
+		return true
+	})
+	if n == 0 || n > maxCachedAccepts {
+		t.Errorf("%d answers kept, want 1 to %d", n, maxCachedAccepts)
 	}
 }

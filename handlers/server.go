@@ -16,7 +16,6 @@ import (
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
-	"golang.org/x/text/language"
 
 	"github.com/sessionsvc/sessionsvc/sessionstore"
 	"github.com/sessionsvc/sessionsvc/web"
@@ -57,9 +56,9 @@ type server struct {
 	pages   *web.Pages
 	bufs    sync.Pool
 	csrf    *http.CrossOriginProtection
-	langs   language.Matcher // web.Languages(), in order
-	proxies []netip.Prefix   // TrustedProxies, parsed
-	ids     idHasher         // session IDs as logs show them
+	langs   *languageMatcher
+	proxies []netip.Prefix // TrustedProxies, parsed
+	ids     idHasher       // session IDs as logs show them
 }
 
 // NewServer returns the service's HTTP handler.
