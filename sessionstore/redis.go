@@ -137,6 +137,20 @@ func NewRedis(cfg RedisConfig) *Redis {
 		redis.DialUseTLS(cfg.URL.TLS),
 		redis.DialTLSConfig(cfg.TLS),
 	}
+	pipelined := cfg.URL.Network != "sentinel" && cfg.MinReplicas <= 0
+	if pipelined {
+		// redigo sets a deadline for every command it sends and every reply
+		// it reads; a shared connection gets one per system call instead.
+		dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 5 * time.Minute}
+		opts = append(opts, redis.DialReadTimeout(0), redis.DialWriteTimeout(0),
+			redis.DialContextFunc(func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := dialer.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return ioDeadlineConn{c, cfg.Timeout}, nil
+			}))
+	}
 	dial := func(ctx context.Context) (redis.Conn, error) {
 		b.noteDialed(cfg.URL.Address)
 		return redis.DialContext(ctx, cfg.URL.Network, cfg.URL.Address, opts...)
@@ -147,7 +161,7 @@ func NewRedis(cfg RedisConfig) *Redis {
 		}
 		return nil
 	}
-	if cfg.URL.Network != "sentinel" && cfg.MinReplicas <= 0 {
+	if pipelined {
 		b.pool = newPipeline(cfg.PoolSize, dial, stale)
 		return b
 	}
@@ -177,6 +191,26 @@ func NewRedis(cfg RedisConfig) *Redis {
 		},
 	}
 	return b
+}
+
+// ioDeadlineConn gives each read and write a deadline timeout away.
+type ioDeadlineConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c ioDeadlineConn) Read(p []byte) (int, error) {
+	if err := c.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+func (c ioDeadlineConn) Write(p []byte) (int, error) {
+	if err := c.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
 }
 
 // connPool hands out connections: a *redis.Pool, or the shared, pipelined
