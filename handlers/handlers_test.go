@@ -169,6 +169,9 @@ func (b *browser) doWith(method, path string, form url.Values, header http.Heade
 	}
 	defer res.Body.Close()
 	data, _ := io.ReadAll(res.Body)
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") && res.ContentLength != int64(len(data)) {
+		b.t.Errorf("%s %s: a %d-byte page with Content-Length %d", method, path, len(data), res.ContentLength)
+	}
 	return page{res.StatusCode, res.Header, string(data)}
 }
 
@@ -264,6 +267,7 @@ func TestSetEmailValidation(t *testing.T) {
 		{"display name", "Alice <a@example.com>", 400, []string{"That is not a valid email address.", `value="Alice &lt;a@example.com&gt;"`}},
 		{"two addresses", "a@example.com, b@example.com", 400, []string{"That is not a valid email address."}},
 		{"too long", strings.Repeat("a", 250) + "@x.org", 400, []string{"too long"}},
+		{"far too long: a page over 2 KiB", strings.Repeat("a", 3000) + "@x.org", 400, []string{"too long", strings.Repeat("a", 3000)}},
 		{"escaped", `<script>alert(1)</script>`, 400, []string{`value="&lt;script&gt;alert(1)&lt;/script&gt;"`}},
 		{"quoted local part", `"<script>"@x.org`, 303, nil},
 	} {

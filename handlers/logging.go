@@ -42,16 +42,6 @@ func (s *server) logRequests(c *gin.Context) {
 	}
 	status, took := c.Writer.Status(), time.Since(start)
 	s.ObserveRequest(c.Request.Method, route, status, took)
-	attrs := []slog.Attr{
-		slog.String("method", c.Request.Method),
-		slog.String("route", route),
-		slog.Int("status", status),
-		slog.Int("bytes", max(c.Writer.Size(), 0)),
-		slog.Duration("duration", took),
-	}
-	if sid := c.GetString(sessionLogKey); sid != "" {
-		attrs = append(attrs, slog.String("session", sid))
-	}
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError
@@ -59,11 +49,22 @@ func (s *server) logRequests(c *gin.Context) {
 	// Straight to the handler: Logger.LogAttrs would capture the caller's
 	// stack for every request, for a source the handler never prints.
 	ctx := c.Request.Context()
-	if h := s.Logger.Handler(); h.Enabled(ctx, level) {
-		r := slog.NewRecord(time.Now(), level, "request", 0)
-		r.AddAttrs(attrs...)
-		h.Handle(ctx, r)
+	h := s.Logger.Handler()
+	if !h.Enabled(ctx, level) {
+		return
 	}
+	r := slog.NewRecord(time.Now(), level, "request", 0)
+	r.AddAttrs(
+		slog.String("method", c.Request.Method),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Int("bytes", max(c.Writer.Size(), 0)),
+		slog.Duration("duration", took),
+	)
+	if sid := c.GetString(sessionLogKey); sid != "" {
+		r.AddAttrs(slog.String("session", sid))
+	}
+	h.Handle(ctx, r)
 }
 
 // validRequestID accepts 1 to 64 characters of [A-Za-z0-9._-], so a client's

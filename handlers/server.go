@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -138,6 +139,7 @@ var (
 	denyValue       = []string{"DENY"}
 	noStoreValue    = []string{"no-store"}
 	varyValue       = []string{"Cookie, Accept-Language"}
+	htmlValue       = []string{"text/html; charset=utf-8"}
 )
 
 func securityHeaders(c *gin.Context) {
@@ -210,9 +212,21 @@ func (s *server) render(c *gin.Context, status int, page string, data any) {
 		c.String(http.StatusInternalServerError, "Internal Server Error")
 		return
 	}
-	c.Writer.Header()["Vary"] = varyValue
-	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+	h := c.Writer.Header()
+	h["Vary"] = varyValue
+	h["Content-Type"] = htmlValue
+	if buf.Len() > autoLengthMax {
+		h["Content-Length"] = []string{strconv.Itoa(buf.Len())}
+	}
+	c.Status(status)
+	c.Writer.Write(buf.Bytes())
 }
+
+// autoLengthMax is the largest body net/http gives a Content-Length of its
+// own when written at once. A smaller page leaves the header to it: with
+// its own eight headers a response then fits the header map's first
+// allocation.
+const autoLengthMax = 2048
 
 // errorPage is a short page with a title and one sentence.
 func (s *server) errorPage(c *gin.Context, status int, title, message web.Msg) {
