@@ -2,6 +2,7 @@ package web
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -15,6 +16,10 @@ func TestTextsComplete(t *testing.T) {
 			f := v.Type().Field(i)
 			if f.Type.Kind() == reflect.String && v.Field(i).String() == "" && !(lang.Tag == "en" && f.Name == "PromptAfter") {
 				t.Errorf("%s: %s is empty", lang.Tag, f.Name)
+			}
+			// Texts are put into the templates before they are parsed.
+			if s := v.Field(i).String(); strings.Contains(s, "{{") || strings.Contains(s, "}}") {
+				t.Errorf("%s: %s holds a template delimiter: %q", lang.Tag, f.Name, s)
 			}
 		}
 		for m := NoMsg + 1; m < msgCount; m++ {

@@ -38,29 +38,30 @@ type View struct {
 type Chrome struct{ Head, Footer template.HTML }
 
 // Pages are the parsed pages. Rendering a page costs one reflective call
-// per template action, so the chrome, the same for every visitor with the
-// same preferences, is rendered once per combination and kept.
+// per template action, so what is the same for many visitors is rendered
+// ahead: each page's texts (its [[.T.Field]] actions) when the pages are
+// loaded, once per language; the chrome, the same for every visitor with
+// the same preferences, once per combination, and kept.
 type Pages struct {
-	pages  map[string]*template.Template
+	pages  map[pageKey]*template.Template
 	chrome *template.Template // "head" and "footer"
 	mu     sync.Mutex
 	cache  map[chromeKey]Chrome
 }
+
+type pageKey struct{ lang, page string }
 
 type chromeKey struct{ lang, theme, back string }
 
 // maxChromes bounds the chrome cache: languages x themes x return pages.
 const maxChromes = 64
 
-// LoadPages parses every page once: each is templates/layout.html filled
-// with the page's own "title" and "content" blocks, named by its file name
-// without ".html".
+// LoadPages parses every page once per language: each is
+// templates/layout.html filled with the page's own "title" and "content"
+// blocks, named by its file name without ".html", with its [[.T.Field]]
+// actions replaced by the language's escaped text.
 func LoadPages() (*Pages, error) {
 	chrome, err := template.ParseFS(templateFiles, "templates/chrome.html")
-	if err != nil {
-		return nil, err
-	}
-	layout, err := template.ParseFS(templateFiles, "templates/layout.html")
 	if err != nil {
 		return nil, err
 	}
@@ -68,24 +69,55 @@ func LoadPages() (*Pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pages{pages: map[string]*template.Template{}, chrome: chrome, cache: map[chromeKey]Chrome{}}
-	for _, name := range names {
-		page := name[len("templates/") : len(name)-len(".html")]
-		if page == "layout" || page == "chrome" {
-			continue
-		}
-		t, err := template.Must(layout.Clone()).ParseFS(templateFiles, name)
+	p := &Pages{pages: map[pageKey]*template.Template{}, chrome: chrome, cache: map[chromeKey]Chrome{}}
+	for _, t := range Languages() {
+		src, err := textsIn(t, "templates/layout.html")
 		if err != nil {
 			return nil, err
 		}
-		p.pages[page] = t
+		layout, err := template.New("layout").Parse(src)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			page := name[len("templates/") : len(name)-len(".html")]
+			if page == "layout" || page == "chrome" {
+				continue
+			}
+			if src, err = textsIn(t, name); err != nil {
+				return nil, err
+			}
+			set := template.Must(layout.Clone())
+			if _, err := set.New(page).Parse(src); err != nil {
+				return nil, err
+			}
+			p.pages[pageKey{t.Tag, page}] = set
+		}
 	}
 	return p, nil
 }
 
+// textsIn returns the template file name with its [[.T.Field]] actions
+// rendered in language t.
+func textsIn(t *Text, name string) (string, error) {
+	src, err := fs.ReadFile(templateFiles, name)
+	if err != nil {
+		return "", err
+	}
+	texts, err := template.New(name).Delims("[[", "]]").Parse(string(src))
+	if err != nil {
+		return "", err
+	}
+	var out strings.Builder
+	if err := texts.Execute(&out, View{T: t}); err != nil {
+		return "", err
+	}
+	return out.String(), nil
+}
+
 // Execute renders page with v into w.
 func (p *Pages) Execute(w io.Writer, page string, v View) error {
-	t, ok := p.pages[page]
+	t, ok := p.pages[pageKey{v.T.Tag, page}]
 	if !ok {
 		return fmt.Errorf("no page %q", page)
 	}

@@ -81,3 +81,23 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// TestTextsAreEscapedWhenLoaded: a text put into a page when the pages are
+// loaded is escaped for where it goes, as it would be at render time.
+func TestTextsAreEscapedWhenLoaded(t *testing.T) {
+	text := *Languages()[0]
+	text.Site = `<i>"x" & 'y'</i>`
+	text.Submit = `{{.Email}}</button><script>`
+	for name, want := range map[string]string{
+		"templates/layout.html":    `· &lt;i&gt;&#34;x&#34; &amp; &#39;y&#39;&lt;/i&gt;</title>`,
+		"templates/set_email.html": `<button type="submit">{{.Email}}&lt;/button&gt;&lt;script&gt;</button>`,
+	} {
+		got, err := textsIn(&text, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(got, want) {
+			t.Errorf("%s: no %q in\n%s", name, want, got)
+		}
+	}
+}
