@@ -46,23 +46,29 @@ func (s *server) logRequests(c *gin.Context) {
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	// Straight to the handler: Logger.LogAttrs would capture the caller's
-	// stack for every request, for a source the handler never prints.
-	ctx := c.Request.Context()
-	h := s.Logger.Handler()
-	if !h.Enabled(ctx, level) {
-		return
-	}
-	r := slog.NewRecord(time.Now(), level, "request", 0)
-	r.AddAttrs(
+	sid := c.GetString(sessionLogKey)
+	logFast(c.Request.Context(), s.Logger.Handler(), level, "request",
 		slog.String("method", c.Request.Method),
 		slog.String("route", route),
 		slog.Int("status", status),
 		slog.Int("bytes", max(c.Writer.Size(), 0)),
 		slog.Duration("duration", took),
+		slog.String("session", sid),
 	)
-	if sid := c.GetString(sessionLogKey); sid != "" {
-		r.AddAttrs(slog.String("session", sid))
+}
+
+// logFast logs straight to h, leaving out empty string attributes:
+// Logger.LogAttrs would capture the caller's stack for every line, for a
+// source the handler never prints.
+func logFast(ctx context.Context, h slog.Handler, level slog.Level, msg string, attrs ...slog.Attr) {
+	if !h.Enabled(ctx, level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	for _, a := range attrs {
+		if a.Value.Kind() != slog.KindString || a.Value.String() != "" {
+			r.AddAttrs(a)
+		}
 	}
 	h.Handle(ctx, r)
 }
@@ -127,16 +133,12 @@ func (h idHasher) hash(id string) string {
 // session event (created, renewed, destroyed, refused) with hashed IDs and
 // the request ID.
 func SessionEventLogger(logger *slog.Logger, key []byte) func(context.Context, sessionstore.Event, string, string) {
-	logger = slog.New(withRequestID(logger.Handler()))
+	h := withRequestID(logger.Handler())
 	ids := newIDHasher(key)
 	return func(ctx context.Context, e sessionstore.Event, id, oldID string) {
-		attrs := []slog.Attr{slog.String("event", string(e))}
-		if id != "" {
-			attrs = append(attrs, slog.String("session", ids.hash(id)))
-		}
-		if oldID != "" {
-			attrs = append(attrs, slog.String("old_session", ids.hash(oldID)))
-		}
-		logger.LogAttrs(ctx, slog.LevelInfo, "session "+string(e), attrs...)
+		logFast(ctx, h, slog.LevelInfo, "session "+string(e),
+			slog.String("event", string(e)),
+			slog.String("session", ids.hash(id)),
+			slog.String("old_session", ids.hash(oldID)))
 	}
 }
