@@ -213,8 +213,8 @@ func decodeData(data []byte, values map[any]any) (meta, error) {
 // period: the new ID, sealed with the old one so that a copy of the backend
 // (which, with hashed keys, does not hold the old ID) cannot read it.
 func forwardData(oldID, newID string) []byte {
-	data, _ := json.Marshal(map[string]string{renewedToField: sealID(oldID, newID)})
-	return data
+	// base64url needs no JSON escaping.
+	return []byte(`{"` + renewedToField + `":"` + sealID(oldID, newID) + `"}`)
 }
 
 // sealID XORs the bytes of id with a pad derived from key; unsealID undoes
