@@ -406,6 +406,9 @@ func TestRequestLog(t *testing.T) {
 			t.Errorf("log %s = %v, want %v", k, last[k], want)
 		}
 	}
+	if n := strings.Count(lines[2], `"request_id"`); n != 1 {
+		t.Errorf("request line names its request ID %d times: %s", n, lines[2])
+	}
 	if sid, _ := last["session"].(string); len(sid) != 12 {
 		t.Errorf("log session = %q, want a 12-digit hash", last["session"])
 	}

@@ -47,13 +47,14 @@ func (s *server) logRequests(c *gin.Context) {
 		level = slog.LevelError
 	}
 	sid := c.GetString(sessionLogKey)
-	logFast(c.Request.Context(), s.Logger.Handler(), level, "request",
+	logFast(c.Request.Context(), s.lines, level, "request",
 		slog.String("method", c.Request.Method),
 		slog.String("route", route),
 		slog.Int("status", status),
 		slog.Int("bytes", max(c.Writer.Size(), 0)),
 		slog.Duration("duration", took),
 		slog.String("session", sid),
+		slog.String("request_id", id),
 	)
 }
 

@@ -60,6 +60,7 @@ type server struct {
 	langs   *languageMatcher
 	proxies []netip.Prefix // TrustedProxies, parsed
 	ids     idHasher       // session IDs as logs show them
+	lines   slog.Handler   // Deps.Logger's, for request lines, which name their request ID themselves
 }
 
 // NewServer returns the service's HTTP handler.
@@ -69,7 +70,8 @@ func NewServer(deps Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
 	s := &server{Deps: deps, pages: pages, csrf: http.NewCrossOriginProtection(), langs: newLanguageMatcher(), ids: newIDHasher(deps.LogKey)}
-	s.Logger = slog.New(withRequestID(deps.Logger.Handler()))
+	s.lines = deps.Logger.Handler()
+	s.Logger = slog.New(withRequestID(s.lines))
 	if s.ObserveRequest == nil {
 		s.ObserveRequest = func(string, string, int, time.Duration) {}
 	}
