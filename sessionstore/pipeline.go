@@ -145,6 +145,8 @@ func (pc *pipeConn) send(ctx context.Context, cmds []command) (*batch, error) {
 	case pc.room <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-parentDone(ctx):
+		return nil, ctx.Err()
 	case <-pc.closed:
 		return nil, *pc.err.Load()
 	}
@@ -333,6 +335,8 @@ func (s *sharedConn) ReceiveContext(ctx context.Context) (any, error) {
 	select {
 	case <-b.done:
 	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for redis reply: %w", ctx.Err())
+	case <-parentDone(ctx):
 		return nil, fmt.Errorf("wait for redis reply: %w", ctx.Err())
 	}
 	if b.err != nil {
