@@ -29,8 +29,8 @@ var backPages = map[string]bool{"/get_email": true, "/set_email": true}
 
 // languageMatcher picks the page language for an Accept-Language header.
 // Browsers send few distinct headers, so the answers for the first
-// maxCachedAccepts short ones are kept: matching costs more than the rest
-// of an anonymous page's bookkeeping.
+// maxCachedAccepts short ones are kept rather than matched again on every
+// request.
 type languageMatcher struct {
 	m      language.Matcher // web.Languages(), in order
 	cache  sync.Map         // header -> *web.Text
