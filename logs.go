@@ -103,11 +103,17 @@ type flatJSON struct {
 
 var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
+// maxPooledLine bounds the buffers kept for reuse: one huge line must not
+// keep its memory for ever.
+const maxPooledLine = 16 << 10
+
 func (h flatJSON) Handle(ctx context.Context, r slog.Record) error {
 	p := linePool.Get().(*[]byte)
-	defer linePool.Put(p)
 	line, ok := appendFlatJSON((*p)[:0], r)
-	*p = line
+	if cap(line) <= maxPooledLine {
+		*p = line
+		defer linePool.Put(p)
+	}
 	if !ok {
 		return h.JSONHandler.Handle(ctx, r)
 	}

@@ -85,6 +85,7 @@ func TestFlatJSONMatchesSlog(t *testing.T) {
 			slog.Uint64("u", 1<<63), slog.Bool("b", true), slog.Int64("neg", -5), slog.String("empty", ""), slog.String("k", "v"),
 		}, true},
 		{"no attrs", slog.LevelWarn, at, "", nil, true},
+		{"longer than a pooled buffer", slog.LevelInfo, at, "m", []slog.Attr{slog.String("k", strings.Repeat("x", 2*maxPooledLine))}, true},
 		{"quote in value", slog.LevelInfo, at, "m", []slog.Attr{slog.String("k", `say "hi"`)}, false},
 		{"newline in message", slog.LevelInfo, at, "a\nb", nil, false},
 		{"non-ASCII", slog.LevelInfo, at, "m", []slog.Attr{slog.String("k", "née")}, false},
