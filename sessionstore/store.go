@@ -463,7 +463,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 			return fmt.Errorf("%w: save session: %w", ErrUnavailable, err)
 		}
 		if s.refresh != nil {
-			s.refresh.done(s.Key(id), now)
+			s.refresh.done(rec.Key, now)
 		}
 		st.owner = owner
 	}
