@@ -60,6 +60,10 @@ func (s *server) handleSetEmail(c *gin.Context) {
 }
 
 func (s *server) handleGetEmail(c *gin.Context) {
+	if !s.hasSessionCookie(c) && !s.Debug { // the debug panel shows even an empty session
+		s.render(c, http.StatusOK, "get_email", emailPage{})
+		return
+	}
 	sess, ok := s.session(c)
 	if !ok || !s.save(c, sess) {
 		return
@@ -141,6 +145,14 @@ func (s *server) session(c *gin.Context) (sessions.Session, bool) {
 	}
 	c.Set(sessionLogKey, s.ids.hash(sess.ID()))
 	return sess, true
+}
+
+// hasSessionCookie reports whether the request names a session. Without a
+// cookie there is none to read: an empty one would be made, and saved as
+// nothing.
+func (s *server) hasSessionCookie(c *gin.Context) bool {
+	_, err := c.Request.Cookie(s.CookieName)
+	return err == nil
 }
 
 // save saves the session (and sends its cookie when due) before the page is

@@ -75,10 +75,12 @@ func backTo(path string) string {
 // system): the ones stored in the session, else the best match for
 // Accept-Language (English when nothing matches). A session that cannot be
 // read counts as none, so pages that need no session keep working while the
-// store is down. Nothing is stored: the guess alone creates no session.
+// store is down; a request without a session cookie has none to read (a
+// choice is stored by a request that then redirects). Nothing is stored: the
+// guess alone creates no session.
 func (s *server) preferences(c *gin.Context) (*web.Text, string) {
 	var lang, theme string
-	if v, ok := c.Get(sessions.DefaultKey); ok {
+	if v, ok := c.Get(sessions.DefaultKey); ok && s.hasSessionCookie(c) {
 		if sess, ok := v.(sessions.Session); ok && sessionstore.Err(sess) == nil {
 			lang, _ = sess.Get(langKey).(string)
 			theme, _ = sess.Get(themeKey).(string)
