@@ -56,6 +56,17 @@ func parentDone(ctx context.Context) <-chan struct{} {
 	return nil
 }
 
+// stdContext returns, for a context made by withTimeout, a standard one
+// with the same parent and deadline, whose Done closes when the parent
+// ends too (at the cost of a timer), for waits this package does not run
+// itself; any other context comes back as it is.
+func stdContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c, ok := ctx.(*deadlineCtx); ok {
+		return context.WithDeadline(c.Context, c.deadline)
+	}
+	return ctx, func() {}
+}
+
 // clock is the shared clock of withTimeout.
 var clock = &ticker{due: map[int64]chan struct{}{}}
 

@@ -34,6 +34,16 @@ func TestWithTimeout(t *testing.T) {
 		t.Errorf("with its parent cancelled: Err = %v, Value = %v, parentDone not the parent's", ctx.Err(), ctx.Value("k"))
 	}
 
+	parent, cancel = context.WithCancel(context.Background())
+	std, stop := stdContext(withTimeout(parent, time.Second))
+	defer stop()
+	cancel()
+	select {
+	case <-std.Done():
+	case <-time.After(500 * time.Millisecond):
+		t.Error("stdContext's Done did not close with its parent")
+	}
+
 	short, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
 	if withTimeout(short, time.Second) != short {

@@ -227,6 +227,12 @@ var errStale = errors.New("connection idle since a failure")
 // more on a fresh one; every command this backend sends is idempotent, so a
 // retry cannot apply a write twice.
 func (b *Redis) do(ctx context.Context, fn func(c redis.Conn, timeout time.Duration) error) error {
+	if _, shared := b.pool.(*pipeline); !shared {
+		// redigo's pool waits for a connection on ctx.Done() alone.
+		var cancel context.CancelFunc
+		ctx, cancel = stdContext(ctx)
+		defer cancel()
+	}
 	for attempt := 0; ; attempt++ {
 		b.waiting.Add(1)
 		c, err := b.pool.GetContext(ctx)
