@@ -105,6 +105,40 @@ func startRun(t *testing.T, environ ...string) (string, *syncBuffer, func() erro
 	return base, logs, stop
 }
 
+// startBinary runs the built service with env (whose first entry is its
+// PORT) in a directory of its own, and waits until it is healthy. It
+// returns the process, its standard output and the channel its exit comes
+// on.
+func startBinary(t *testing.T, env []string) (cmd *exec.Cmd, out *syncBuffer, exited <-chan error) {
+	t.Helper()
+	cmd = exec.Command(binary)
+	cmd.Dir, cmd.Env = t.TempDir(), env
+	out = &syncBuffer{}
+	cmd.Stdout = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	waitHealthy(t, "http://127.0.0.1:"+strings.TrimPrefix(env[0], "PORT="), done)
+	return cmd, out, done
+}
+
+// stopBinary sends cmd SIGTERM and returns how it exited, failing the test
+// when it has not within 15 s.
+func stopBinary(t *testing.T, cmd *exec.Cmd, exited <-chan error) error {
+	t.Helper()
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		return err
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("no exit within 15s of SIGTERM")
+		return nil
+	}
+}
+
 func waitHealthy(t *testing.T, base string, exited <-chan error) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -296,32 +330,14 @@ func TestBinaryRejectsBadConfig(t *testing.T) {
 }
 
 func TestBinaryExitsCleanlyOnSIGTERM(t *testing.T) {
-	port := freePort(t)
-	cmd := exec.Command(binary)
-	cmd.Dir = t.TempDir()
-	cmd.Env = []string{"PORT=" + port, "SESSION_TYPE=cookie", "HOME=" + t.TempDir()}
-	var out syncBuffer
-	cmd.Stdout = &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	waitHealthy(t, "http://127.0.0.1:"+port, exited)
+	cmd, out, exited := startBinary(t, []string{"PORT=" + freePort(t), "SESSION_TYPE=cookie", "HOME=" + t.TempDir()})
 	check := exec.Command(binary, "healthcheck")
 	check.Env, check.Dir = cmd.Env, cmd.Dir
 	if out, err := check.CombinedOutput(); err != nil {
 		t.Errorf("healthcheck of a running service: %v %s", err, out)
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v, want status 0\n%s", err, out.String())
-		}
-	case <-time.After(15 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("no exit within 15s of SIGTERM")
+	if err := stopBinary(t, cmd, exited); err != nil {
+		t.Errorf("exit after SIGTERM: %v, want status 0\n%s", err, out.String())
 	}
 	check = exec.Command(binary, "healthcheck")
 	check.Env, check.Dir = cmd.Env, cmd.Dir

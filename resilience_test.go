@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -195,17 +193,8 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	srv := redistest.Start(t)
 	env := []string{"PORT=" + freePort(t), "HOME=" + t.TempDir(), "GIN_MODE=release", sharedSecret,
 		"SESSION_TYPE=redis", "SESSION_REDIS=" + srv.URL, "SESSION_COOKIE_SECURE=false", "SHUTDOWN_TIMEOUT=10s"}
-	cmd := exec.Command(binary)
-	cmd.Dir, cmd.Env = t.TempDir(), env
-	var out syncBuffer
-	cmd.Stdout = &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	cmd, out, exited := startBinary(t, env)
 	base := "http://127.0.0.1:" + strings.TrimPrefix(env[0], "PORT=")
-	waitHealthy(t, base, exited)
 
 	load := loadgen.New(loadgen.Config{Targets: []string{base}, Visitors: 20, WriteEvery: 4, Record: true})
 	defer load.Close()
@@ -215,17 +204,10 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	go func() { done <- load.Run(ctx) }()
 	time.Sleep(500 * time.Millisecond)
 	signalled := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("exit after SIGTERM under load: %v, want status 0", err)
-		}
-		t.Logf("exited %v after SIGTERM", time.Since(signalled).Round(time.Millisecond))
-	case <-time.After(15 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("no exit within 15s of SIGTERM")
+	if err := stopBinary(t, cmd, exited); err != nil {
+		t.Errorf("exit after SIGTERM under load: %v, want status 0", err)
 	}
+	t.Logf("exited %v after SIGTERM", time.Since(signalled).Round(time.Millisecond))
 	time.Sleep(100 * time.Millisecond) // the load meets the closed port
 	cancel()
 	r := <-done
