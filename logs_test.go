@@ -103,13 +103,19 @@ func TestFlatJSONMatchesSlog(t *testing.T) {
 			if _, fast := appendFlatJSON(nil, r); fast != tc.fast {
 				t.Errorf("written by flatJSON itself: %v, want %v", fast, tc.fast)
 			}
-			var want, got bytes.Buffer
-			slog.NewJSONHandler(&want, nil).Handle(context.Background(), r)
-			flatJSON{slog.NewJSONHandler(&got, nil), &got}.Handle(context.Background(), r)
-			if got.String() != want.String() {
-				t.Errorf("flatJSON wrote\n%s\nslog's JSONHandler\n%s", got.String(), want.String())
-			}
+			checkFlatJSON(t, r)
 		})
+	}
+}
+
+// checkFlatJSON checks that flatJSON writes r as slog's JSONHandler does.
+func checkFlatJSON(t *testing.T, r slog.Record) {
+	t.Helper()
+	var want, got bytes.Buffer
+	slog.NewJSONHandler(&want, nil).Handle(context.Background(), r)
+	flatJSON{slog.NewJSONHandler(&got, nil), &got}.Handle(context.Background(), r)
+	if got.String() != want.String() {
+		t.Errorf("flatJSON wrote\n%s\nslog's JSONHandler\n%s", got.String(), want.String())
 	}
 }
 
@@ -121,12 +127,7 @@ func FuzzFlatJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, msg, key, value string, n int64) {
 		r := slog.NewRecord(time.Unix(0, n), slog.Level(n%16), msg, 0)
 		r.AddAttrs(slog.String(key, value), slog.Int64("n", n), slog.Duration(value, time.Duration(n)))
-		var want, got bytes.Buffer
-		slog.NewJSONHandler(&want, nil).Handle(context.Background(), r)
-		flatJSON{slog.NewJSONHandler(&got, nil), &got}.Handle(context.Background(), r)
-		if got.String() != want.String() {
-			t.Errorf("flatJSON wrote\n%s\nslog's JSONHandler\n%s", got.String(), want.String())
-		}
+		checkFlatJSON(t, r)
 	})
 }
 
