@@ -127,15 +127,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(handler, logger)
+	srv.MaxHeaderBytes = 64 << 10
 	logger.Info("listening", "addr", "http://"+ln.Addr().String(), "store", cfg.SessionType, "mode", cfg.Mode)
 
 	served := make(chan error, 2)
@@ -253,4 +246,17 @@ func newLogger(mode string, buf *logBuffer) *slog.Logger {
 		h = flatJSON{slog.NewJSONHandler(buf, nil), buf}
 	}
 	return slog.New(flushOnWarn{h, buf})
+}
+
+// newHTTPServer is an http.Server for h with bounded reads, writes and idle
+// connections, logging its errors as warnings.
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
