@@ -219,23 +219,16 @@ tree_pids() {
   for c in $(cat "/proc/$p/task/"*/children 2>/dev/null); do tree_pids "$c"; done
 }
 rss_reset() { for p in $(tree_pids "$1"); do echo 5 >"/proc/$p/clear_refs" 2>/dev/null || true; done; }
-rss_peak_kib() {
+tree_sum() { # pid file awk-program -> the program's number for pid and each descendant, summed
   local total=0 p v
   for p in $(tree_pids "$1"); do
-    v=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+    v=$(awk "$3" "/proc/$p/$2" 2>/dev/null || echo 0)
     total=$((total + ${v:-0}))
   done
   echo "$total"
 }
-
-cpu_ticks() { # pid -> user+system CPU time of pid and its descendants, in clock ticks
-  local total=0 p v
-  for p in $(tree_pids "$1"); do
-    v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
-    total=$((total + ${v:-0}))
-  done
-  echo "$total"
-}
+rss_peak_kib() { tree_sum "$1" status '/^VmHWM:/ {print $2}'; }
+cpu_ticks() { tree_sum "$1" stat '{print $14 + $15}'; } # user+system CPU time, in clock ticks
 hz=$(getconf CLK_TCK)
 redis_pid=${pids[0]}
 
