@@ -229,6 +229,7 @@ tree_sum() { # pid file awk-program -> the program's number for pid and each des
 }
 rss_peak_kib() { tree_sum "$1" status '/^VmHWM:/ {print $2}'; }
 cpu_ticks() { tree_sum "$1" stat '{print $14 + $15}'; } # user+system CPU time, in clock ticks
+syscalls() { tree_sum "$1" io '/^sysc[rw]:/ {n += $2} END {print n}'; } # read and write system calls
 hz=$(getconf CLK_TCK)
 redis_pid=${pids[0]}
 
@@ -252,14 +253,14 @@ for scenario in $scenarios; do
       curl -s -o "$profile_dir/$scenario.pprof" "http://127.0.0.1:$pprof_port/debug/pprof/profile?seconds=$((duration > 5 ? 5 : duration))" &
       profile_pid=$!
     fi
-    cpu0=$(cpu_ticks "${pid[$s]}") rcpu0=$(cpu_ticks "$redis_pid")
+    cpu0=$(cpu_ticks "${pid[$s]}") rcpu0=$(cpu_ticks "$redis_pid") sys0=$(syscalls "${pid[$s]}")
     line=$(run_wrk "$s" "$scenario" "$duration")
-    cpu1=$(cpu_ticks "${pid[$s]}") rcpu1=$(cpu_ticks "$redis_pid")
+    cpu1=$(cpu_ticks "${pid[$s]}") rcpu1=$(cpu_ticks "$redis_pid") sys1=$(syscalls "${pid[$s]}")
     [ -z "$profile_pid" ] || wait "$profile_pid"
     info=$(rcli INFO all | tr -d '\r')
     calls=$(echo "$info" | awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_info" && $1 != "cmdstat_config|resetstat" {n += $3} END {print n + 0}')
     newconns=$(echo "$info" | awk -F: '/^total_connections_received:/ {print $2 - 1}') # less this INFO's own
-    echo "$scenario $s $line calls=$calls newconns=$newconns rss_kib=$(rss_peak_kib "${pid[$s]}") cpu_us=$(((cpu1 - cpu0) * 1000000 / hz)) redis_cpu_us=$(((rcpu1 - rcpu0) * 1000000 / hz))" >>"$results"
+    echo "$scenario $s $line calls=$calls newconns=$newconns rss_kib=$(rss_peak_kib "${pid[$s]}") cpu_us=$(((cpu1 - cpu0) * 1000000 / hz)) syscalls=$((sys1 - sys0)) redis_cpu_us=$(((rcpu1 - rcpu0) * 1000000 / hz))" >>"$results"
   done
 done
 done
@@ -295,14 +296,14 @@ for scenario in $scenarios; do
       $0 = median("ceiling")
       crps = field("requests") / (field("duration_us") / 1e6); cp50 = field("p50_us"); cp99 = field("p99_us"); crss = field("rss_kib")
       ccpu = field("cpu_us") / field("requests")
-      printf "%-22s %8s %6s %8s %6s %8s %6s %7s %6s %7s %9s %9s %9s %6s %5s\n", "stack", "req/s", "x", "p50 ms", "x", "p99 ms", "x", "CPU us", "x", "Redis", "cmds/req", "new conns", "RSS MiB", "x", "bad"
+      printf "%-22s %8s %6s %8s %6s %8s %6s %7s %6s %5s %7s %9s %9s %9s %6s %5s\n", "stack", "req/s", "x", "p50 ms", "x", "p99 ms", "x", "CPU us", "x", "I/O", "Redis", "cmds/req", "new conns", "RSS MiB", "x", "bad"
       for (i = 1; i <= n; i++) {
         $0 = median(order[i])
         rps = field("requests") / (field("duration_us") / 1e6)
         p50 = field("p50_us"); p99 = field("p99_us"); rss = field("rss_kib")
         cpu = field("cpu_us") / field("requests")
-        printf "%-22s %8.0f %6.2f %8.3f %6.2f %8.3f %6.2f %7.1f %6.2f %7.1f %9.3f %9d %9.1f %6.2f %5d\n", $2, rps, rps / crps, p50 / 1000, p50 / cp50, p99 / 1000, p99 / cp99,
-          cpu, cpu / ccpu, field("redis_cpu_us") / field("requests"), field("calls") / field("requests"), field("newconns"), rss / 1024, rss / crss, field("bad_status") + field("socket_errors")
+        printf "%-22s %8.0f %6.2f %8.3f %6.2f %8.3f %6.2f %7.1f %6.2f %5.2f %7.1f %9.3f %9d %9.1f %6.2f %5d\n", $2, rps, rps / crps, p50 / 1000, p50 / cp50, p99 / 1000, p99 / cp99,
+          cpu, cpu / ccpu, field("syscalls") / field("requests"), field("redis_cpu_us") / field("requests"), field("calls") / field("requests"), field("newconns"), rss / 1024, rss / crss, field("bad_status") + field("socket_errors")
       }
     }' "$results"
 done
