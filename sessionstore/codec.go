@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -154,26 +156,77 @@ type meta struct {
 // Keys must be strings; values anything encoding/json accepts. The store's
 // bookkeeping (stateKey) is skipped.
 func encodeData(values map[any]any, created int64) ([]byte, error) {
-	m := make(map[string]any, len(values)+1)
+	var pairs [8][2]string // key and value, while all are plain strings
+	n, plain := 0, true
 	for k, v := range values {
 		switch k := k.(type) {
 		case string:
 			if strings.HasPrefix(k, "__") {
 				return nil, fmt.Errorf("session key %q: names starting with __ are reserved", k)
 			}
-			m[k] = v
+			s, ok := v.(string)
+			if plain = plain && ok && n < len(pairs)-1 && needsNoEscape(k) && needsNoEscape(s); plain {
+				pairs[n] = [2]string{k, s}
+			}
+			n++
 		case stateKey:
 		default:
 			return nil, fmt.Errorf("session key %v: only string keys can be stored", k)
 		}
 	}
-	if len(m) == 0 {
+	if n == 0 {
 		return nil, nil
+	}
+	if plain {
+		return encodeStrings(pairs[:n], created), nil
+	}
+	m := make(map[string]any, n+1)
+	for k, v := range values {
+		if k, ok := k.(string); ok {
+			m[k] = v
+		}
 	}
 	if created > 0 {
 		m[createdField] = created
 	}
 	return json.Marshal(m)
+}
+
+// encodeStrings writes, without reflection, what json.Marshal writes for
+// the values almost all sessions hold: string keys and values that need no
+// escaping. pairs has room for one more, the creation time's.
+func encodeStrings(pairs [][2]string, created int64) []byte {
+	size := len("{}")
+	for _, p := range pairs {
+		size += len(p[0]) + len(p[1]) + len(`"":"",`)
+	}
+	if created > 0 {
+		pairs = append(pairs, [2]string{createdField, strconv.FormatInt(created, 10)})
+		size += len(createdField) + 24
+	}
+	slices.SortFunc(pairs, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	b := make([]byte, 1, size)
+	b[0] = '{'
+	for _, p := range pairs {
+		b = append(append(append(b, '"'), p[0]...), `":`...)
+		if p[0] == createdField {
+			b = append(append(b, p[1]...), ',')
+		} else {
+			b = append(append(append(b, '"'), p[1]...), `",`...)
+		}
+	}
+	b[len(b)-1] = '}'
+	return b
+}
+
+// needsNoEscape reports whether json.Marshal writes s as it is, in quotes.
+func needsNoEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeData parses what encodeData or forwardData made into values and

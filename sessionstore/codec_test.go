@@ -122,6 +122,37 @@ func TestDecodeStringsTakesEncodedSessions(t *testing.T) {
 	}
 }
 
+// encodeData writes what encoding/json writes, on its fast path for plain
+// strings and off it.
+func FuzzEncodeData(f *testing.F) {
+	f.Add("email", "a@example.com", "lang", "zh-CN", int64(0))
+	f.Add("Email", "a@b.c", "0", "x", int64(1700000000)) // keys that sort before __created
+	for _, c := range []string{"<", ">", "&", `"`, `\\`, "\x00", "\x7f", "é", "\u2028"} { // escaped, or not ASCII
+		f.Add("a", "x"+c, "b", "y", int64(-1))
+	}
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string, created int64) {
+		values := map[any]any{k1: v1, k2: v2, "n": "x"}
+		want := map[string]any{}
+		for k, v := range values {
+			if strings.HasPrefix(k.(string), "__") {
+				return
+			}
+			want[k.(string)] = v
+		}
+		if created > 0 {
+			want[createdField] = created
+		}
+		wantData, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := encodeData(values, created)
+		if err != nil || string(data) != string(wantData) {
+			t.Fatalf("encodeData = %s, %v; encoding/json gives %s", data, err, wantData)
+		}
+	})
+}
+
 func TestEncodeDataRefusesReservedAndOddKeys(t *testing.T) {
 	for _, values := range []map[any]any{
 		{"__created": 1},
