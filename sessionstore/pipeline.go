@@ -138,24 +138,25 @@ func newPipeConn(c redis.Conn) *pipeConn {
 	return pc
 }
 
-// send queues cmds as one batch. The first sender to find no flush due
-// flushes, after yielding once so that callers about to send join its write.
-func (pc *pipeConn) send(ctx context.Context, cmds []command) (*batch, error) {
+// send queues cmds as batch b, whose replies must have room for them. The
+// first sender to find no flush due flushes, after yielding once so that
+// callers about to send join its write.
+func (pc *pipeConn) send(ctx context.Context, b *batch, cmds []command) error {
 	select {
 	case pc.room <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	case <-parentDone(ctx):
-		return nil, ctx.Err()
+		return ctx.Err()
 	case <-pc.closed:
-		return nil, *pc.err.Load()
+		return *pc.err.Load()
 	}
-	b := &batch{n: len(cmds), replies: make([]any, 0, len(cmds)), done: make(chan struct{})}
+	b.n, b.done = len(cmds), make(chan struct{})
 	pc.mu.Lock()
 	if errp := pc.err.Load(); errp != nil {
 		pc.mu.Unlock()
 		<-pc.room
-		return nil, *errp
+		return *errp
 	}
 	for _, cmd := range cmds {
 		if err := pc.c.Send(cmd.name, cmd.args...); err != nil {
@@ -163,7 +164,7 @@ func (pc *pipeConn) send(ctx context.Context, cmds []command) (*batch, error) {
 			pc.mu.Unlock()
 			<-pc.room
 			pc.fail(err)
-			return nil, err
+			return err
 		}
 	}
 	pc.queue <- b
@@ -180,7 +181,7 @@ func (pc *pipeConn) send(ctx context.Context, cmds []command) (*batch, error) {
 			pc.fail(err) // the reader fails b and every other queued batch
 		}
 	}
-	return b, nil
+	return nil
 }
 
 // read hands each batch its replies. Once the connection fails, it fails
@@ -255,6 +256,12 @@ type sharedConn struct {
 	flushed []*batch  // flushed, replies not all received
 	next    int       // replies of flushed[0] already received
 	err     error     // the shared connection broke under this caller
+
+	// The first batch, with room for a save's replies: a caller that
+	// flushes once (most do) allocates nothing more.
+	first        batch
+	firstReplies [10]any
+	firstFlushed [1]*batch
 }
 
 var (
@@ -273,6 +280,9 @@ func (s *sharedConn) Send(cmd string, args ...any) error {
 	if s.err != nil {
 		return s.err
 	}
+	if s.pending == nil && cmd == "MULTI" {
+		s.pending = make([]command, 0, 16) // room for a save's transaction
+	}
 	s.pending = append(s.pending, command{cmd, args})
 	return nil
 }
@@ -286,7 +296,14 @@ func (s *sharedConn) Flush() error {
 		s.pending = nil
 		return err
 	}
-	b, err := s.pc.send(s.ctx, s.pending)
+	b := &s.first
+	if b.done == nil && len(s.pending) <= len(s.firstReplies) {
+		b.replies = s.firstReplies[:0]
+		s.flushed = s.firstFlushed[:0]
+	} else {
+		b = &batch{replies: make([]any, 0, len(s.pending))}
+	}
+	err := s.pc.send(s.ctx, b, s.pending)
 	s.pending = nil
 	if err != nil {
 		if s.ctx.Err() == nil {

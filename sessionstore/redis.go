@@ -276,7 +276,7 @@ func (b *Redis) Load(ctx context.Context, key string, refresh time.Duration) (da
 // commands, EXEC; with MinReplicas a WAIT follows. All go in one round trip.
 func (b *Redis) Write(ctx context.Context, recs ...Record) error {
 	now := time.Now()
-	var cmds []command
+	cmds := make([]command, 0, 6*len(recs)) // at most 6 each: SET or DEL, ZREM, ZADD, ZREMRANGEBYSCORE, 2 PEXPIRE
 	for _, r := range recs {
 		cmds = b.commands(cmds, r, now)
 	}

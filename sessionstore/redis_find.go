@@ -33,7 +33,7 @@ func (b *Redis) commands(cmds []command, r Record, now time.Time) []command {
 		cmds = append(cmds, command{"DEL", []any{b.prefix + r.Key}})
 		owner = ""
 	} else {
-		set := command{"SET", []any{b.prefix + r.Key, r.Data, "PX", max(r.TTL.Milliseconds(), 1)}}
+		set := command{"SET", append(make([]any, 0, 5), b.prefix+r.Key, r.Data, "PX", max(r.TTL.Milliseconds(), 1))}
 		if r.Existing {
 			set.args = append(set.args, "XX")
 		}

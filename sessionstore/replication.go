@@ -82,6 +82,9 @@ func (b *Redis) write(c redis.Conn, timeout time.Duration, cmds []command) error
 // isReadOnly reports whether err is Redis refusing a write because the
 // server is a replica: the master moved.
 func isReadOnly(err error) bool {
+	if err == nil {
+		return false
+	}
 	var re redis.Error
 	return errors.As(err, &re) && strings.HasPrefix(string(re), "READONLY")
 }
