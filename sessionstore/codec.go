@@ -303,7 +303,8 @@ func decodeStrings(data []byte, values map[any]any) bool {
 	if len(data) < 2 || data[0] != '{' || data[len(data)-1] != '}' || !utf8.Valid(data) {
 		return false
 	}
-	var kv []string // key, value, key, value...
+	var buf [8]string
+	kv := buf[:0] // key, value, key, value...
 	for i := 1; i < len(data)-1; {
 		if len(kv) > 0 {
 			if data[i] != ',' {

@@ -392,6 +392,7 @@ func (s *sharedConn) DoContext(ctx context.Context, cmd string, args ...any) (an
 		return nil, err
 	}
 	var replies []any
+	var last any
 	var first error
 	for len(s.flushed) > 0 {
 		reply, err := s.ReceiveContext(ctx)
@@ -404,14 +405,15 @@ func (s *sharedConn) DoContext(ctx context.Context, cmd string, args ...any) (an
 		if err != nil {
 			return nil, err
 		}
-		replies = append(replies, reply)
+		if last = reply; cmd == "" {
+			replies = append(replies, reply)
+		}
 	}
 	if cmd == "" {
 		return replies, nil
 	}
-	reply := replies[len(replies)-1]
-	if _, ok := reply.(redis.Error); ok {
-		reply = nil
+	if _, ok := last.(redis.Error); ok {
+		last = nil
 	}
-	return reply, first
+	return last, first
 }
