@@ -143,7 +143,7 @@ func (s *server) session(c *gin.Context) (sessions.Session, bool) {
 		s.unavailable(c, err)
 		return nil, false
 	}
-	c.Set(sessionLogKey, s.ids.hash(sess.ID()))
+	c.Set(sessionLogKey, sess.ID())
 	return sess, true
 }
 
@@ -162,7 +162,7 @@ func (s *server) save(c *gin.Context, sess sessions.Session) bool {
 	switch {
 	case err == nil:
 		if id := sess.ID(); id != "" { // a new or renewed ID; a destroyed session keeps the old one in the log
-			c.Set(sessionLogKey, s.ids.hash(id))
+			c.Set(sessionLogKey, id)
 		}
 		return true
 	case errors.Is(err, sessionstore.ErrTooLarge):

@@ -12,8 +12,8 @@ import (
 	"github.com/sessionsvc/sessionsvc/sessionstore"
 )
 
-// sessionLogKey is the gin context key of the hashed session ID for the
-// request log line.
+// sessionLogKey is the gin context key of the session ID for the request
+// log line, which shows its hash.
 const sessionLogKey = "session"
 
 // requestIDKey is the context key of the request ID.
@@ -46,7 +46,7 @@ func (s *server) logRequests(c *gin.Context) {
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	sid := c.GetString(sessionLogKey)
+	sid := s.ids.hash(c.GetString(sessionLogKey))
 	logFast(c.Request.Context(), s.lines, level, "request",
 		slog.String("method", c.Request.Method),
 		slog.String("route", route),
