@@ -126,7 +126,7 @@ func TestDecodeStringsTakesEncodedSessions(t *testing.T) {
 // strings and off it.
 func FuzzEncodeData(f *testing.F) {
 	f.Add("email", "a@example.com", "lang", "zh-CN", int64(0))
-	f.Add("Email", "a@b.c", "0", "x", int64(1700000000)) // keys that sort before __created
+	f.Add("Email", "a@b.c", "0", "x", int64(1700000000))                                  // keys that sort before __created
 	for _, c := range []string{"<", ">", "&", `"`, `\\`, "\x00", "\x7f", "é", "\u2028"} { // escaped, or not ASCII
 		f.Add("a", "x"+c, "b", "y", int64(-1))
 	}
