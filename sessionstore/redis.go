@@ -148,7 +148,7 @@ func NewRedis(cfg RedisConfig) *Redis {
 				if err != nil {
 					return nil, err
 				}
-				return &ioDeadlineConn{Conn: c, timeout: cfg.Timeout}, nil
+				return ioDeadlineConn{c, cfg.Timeout}, nil
 			}))
 	}
 	dial := func(ctx context.Context) (redis.Conn, error) {
@@ -193,46 +193,24 @@ func NewRedis(cfg RedisConfig) *Redis {
 	return b
 }
 
-// ioDeadlineConn makes each read and write fail once it has been blocked
-// for timeout, or at most a tenth longer: a deadline is set only when the
-// one in force is less than timeout away, to now + 1.1 timeout, so that a
-// busy connection makes one such call per tenth of timeout rather than one
-// per system call. Reads come from one goroutine and writes are serialized,
-// as on a shared connection.
+// ioDeadlineConn gives each read and write a deadline timeout away.
 type ioDeadlineConn struct {
 	net.Conn
-	timeout         time.Duration
-	readBy, writeBy time.Time
+	timeout time.Duration
 }
 
-func (c *ioDeadlineConn) Read(p []byte) (int, error) {
-	if err := c.extend(&c.readBy, c.Conn.SetReadDeadline); err != nil {
+func (c ioDeadlineConn) Read(p []byte) (int, error) {
+	if err := c.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
 		return 0, err
 	}
 	return c.Conn.Read(p)
 }
 
-func (c *ioDeadlineConn) Write(p []byte) (int, error) {
-	if err := c.extend(&c.writeBy, c.Conn.SetWriteDeadline); err != nil {
+func (c ioDeadlineConn) Write(p []byte) (int, error) {
+	if err := c.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
 		return 0, err
 	}
 	return c.Conn.Write(p)
-}
-
-// SetReadDeadline and SetWriteDeadline leave the deadlines to Read and
-// Write: redigo, its own timeouts off, clears the read deadline before
-// every reply it reads.
-func (c *ioDeadlineConn) SetReadDeadline(time.Time) error { return nil }
-
-func (c *ioDeadlineConn) SetWriteDeadline(time.Time) error { return nil }
-
-func (c *ioDeadlineConn) extend(by *time.Time, set func(time.Time) error) error {
-	now := time.Now()
-	if by.Sub(now) >= c.timeout {
-		return nil
-	}
-	*by = now.Add(c.timeout + c.timeout/10)
-	return set(*by)
 }
 
 // connPool hands out connections: a *redis.Pool, or the shared, pipelined
