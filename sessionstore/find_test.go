@@ -2,6 +2,7 @@ package sessionstore_test
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,12 @@ import (
 
 // byEmail makes a store index sessions by their "email" value.
 func byEmail(c *sessionstore.Config) { c.OwnerKey = "email" }
+
+// byEmailPruneAlways is byEmail with an index pruned on every write.
+func byEmailPruneAlways(c *sessionstore.Config) {
+	byEmail(c)
+	sessionstore.SetPruneOneIn(c.Backend.(*sessionstore.Redis), 1)
+}
 
 // index returns the members of owner's index with their scores (expiry,
 // unix ms), and the index key's PTTL.
@@ -89,7 +96,7 @@ func TestRedisOwnerIndexFollowsSessions(t *testing.T) {
 
 func TestRedisOwnerIndexPrunesExpiredEntries(t *testing.T) {
 	srv := redistest.New(t)
-	app := newApp(t, redisStore(t, srv, byEmail))
+	app := newApp(t, redisStore(t, srv, byEmailPruneAlways))
 	idx := "by-owner:" + srv.Prefix + "a@example.com"
 	// Entries whose sessions expired more than a minute ago, and one that
 	// expired moments ago (kept: clocks may differ a little).
@@ -103,9 +110,27 @@ func TestRedisOwnerIndexPrunesExpiredEntries(t *testing.T) {
 	}
 }
 
+// TestRedisOwnerIndexPrunesNowAndThen: by default an index is pruned on
+// about one write in eight, never on none or all of them.
+func TestRedisOwnerIndexPrunesNowAndThen(t *testing.T) {
+	srv := redistest.Start(t) // counts every command
+	b := openRedis(t, srv)
+	commands(t, srv)
+	const writes = 400
+	for i := range writes {
+		if err := b.Write(t.Context(), sessionstore.Record{Key: fmt.Sprint("k", i), Data: []byte(`{}`), TTL: time.Hour, Owner: "a@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Binomial(400, 1/8): mean 50, standard deviation 6.6.
+	if n := commands(t, srv)["ZREMRANGEBYSCORE"]; n < 20 || n > 90 {
+		t.Errorf("%d writes pruned the index %d times, want about %d", writes, n, writes/8)
+	}
+}
+
 func TestRedisOwnerIndexCommandsPerRequest(t *testing.T) {
 	srv := redistest.Start(t) // counts every command
-	app := newApp(t, redisStore(t, srv, byEmail))
+	app := newApp(t, redisStore(t, srv, byEmailPruneAlways))
 	c := &client{t: t, base: app.URL}
 	write := map[string]int{"MULTI": 1, "SET": 1, "ZADD": 1, "ZREMRANGEBYSCORE": 1, "PEXPIRE": 2, "EXEC": 1}
 	for _, step := range []struct {

@@ -116,12 +116,13 @@ type Redis struct {
 
 	minReplicas int       // see RedisConfig.MinReplicas
 	sentinel    *sentinel // nil unless the URL is redis-sentinel://
+	pruneOneIn  int       // an owner index is pruned on one write to it in this many, at random
 }
 
 // NewRedis returns a Redis backend. It does not connect: the first use does,
 // so the process starts while Redis is down.
 func NewRedis(cfg RedisConfig) *Redis {
-	b := &Redis{prefix: cfg.Prefix, indexPrefix: cfg.IndexPrefix, timeout: cfg.Timeout, minReplicas: cfg.MinReplicas}
+	b := &Redis{prefix: cfg.Prefix, indexPrefix: cfg.IndexPrefix, timeout: cfg.Timeout, minReplicas: cfg.MinReplicas, pruneOneIn: indexPruneOneIn}
 	if b.indexPrefix == "" {
 		b.indexPrefix = "by-owner:" + cfg.Prefix
 	}

@@ -2,6 +2,7 @@ package sessionstore
 
 import (
 	"context"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,12 @@ import (
 // before it is pruned, so that processes whose clocks differ a little never
 // drop a live session from its index.
 const indexSlack = time.Minute
+
+// indexPruneOneIn: an owner index drops its expired entries on one write
+// to it in this many, chosen at random, rather than on every write. Finding
+// sessions skips expired entries anyway; pruning only bounds the index,
+// which holds a few expired entries more on average.
+const indexPruneOneIn = 8
 
 // scanCount is the COUNT hint of each SCAN: keys looked at per call.
 const scanCount = 1000
@@ -26,7 +33,7 @@ func (b *Redis) indexKey(owner string) string {
 // commands appends the commands that apply r: SET ... PX or DEL, and the
 // owner index updates: the key leaves its previous owner's index, and
 // joins (or is rescored in) its owner's, whose expired entries are pruned
-// and whose own expiry is pushed to cover the new entry.
+// now and then and whose own expiry is pushed to cover the new entry.
 func (b *Redis) commands(cmds []command, r Record, now time.Time) []command {
 	owner := r.Owner
 	if r.Data == nil {
@@ -45,9 +52,11 @@ func (b *Redis) commands(cmds []command, r Record, now time.Time) []command {
 	if owner != "" {
 		idx := b.indexKey(owner)
 		ttl := (max(r.TTL, time.Millisecond) + indexSlack).Milliseconds()
+		cmds = append(cmds, command{"ZADD", []any{idx, now.Add(r.TTL).UnixMilli(), r.Key}})
+		if rand.IntN(b.pruneOneIn) == 0 {
+			cmds = append(cmds, command{"ZREMRANGEBYSCORE", []any{idx, "-inf", "(" + strconv.FormatInt(now.Add(-indexSlack).UnixMilli(), 10)}})
+		}
 		cmds = append(cmds,
-			command{"ZADD", []any{idx, now.Add(r.TTL).UnixMilli(), r.Key}},
-			command{"ZREMRANGEBYSCORE", []any{idx, "-inf", "(" + strconv.FormatInt(now.Add(-indexSlack).UnixMilli(), 10)}},
 			// NX gives a new index its expiry; GT only ever lengthens it,
 			// so the index outlives every entry in it.
 			command{"PEXPIRE", []any{idx, ttl, "NX"}},
