@@ -299,9 +299,11 @@ func (s *sharedConn) Flush() error {
 	b := &s.first
 	if b.done == nil && len(s.pending) <= len(s.firstReplies) {
 		b.replies = s.firstReplies[:0]
-		s.flushed = s.firstFlushed[:0]
 	} else {
 		b = &batch{replies: make([]any, 0, len(s.pending))}
+	}
+	if s.flushed == nil {
+		s.flushed = s.firstFlushed[:0]
 	}
 	err := s.pc.send(s.ctx, b, s.pending)
 	s.pending = nil

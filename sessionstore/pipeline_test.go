@@ -36,6 +36,30 @@ func pipeDo(t *testing.T, ctx context.Context, p *pipeline, cmd string, args ...
 	return c.Do(cmd, args...)
 }
 
+// Batches flushed one after another, the first too large for the room a
+// caller's view keeps for its first, give their replies in order.
+func TestPipelineSeveralFlushes(t *testing.T) {
+	srv := redistest.Start(t)
+	p := newTestPipeline(t, srv, 1)
+	c, err := p.GetContext(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{12, 1, 3} {
+		for range n {
+			c.Send("INCR", "n")
+		}
+		if err := c.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for want := int64(1); want <= 16; want++ {
+		if got, err := redis.Int64(c.Receive()); err != nil || got != want {
+			t.Fatalf("reply %d = %d, %v", want, got, err)
+		}
+	}
+}
+
 // Many callers at once each get their own replies, over no more connections
 // than the pipeline holds.
 func TestPipelineConcurrentCallers(t *testing.T) {
