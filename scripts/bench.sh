@@ -38,7 +38,9 @@
 # Columns: req/s and its ratio to the ceiling; median and 99th percentile
 # latency (ms) and their ratios; CPU time (user + system) the stack's
 # processes spent per request, in microseconds, and its ratio: steadier than
-# req/s when other jobs share the machine; the same for Redis; Redis
+# req/s when other jobs share the machine; read and write system calls per
+# request ("I/O": syscr + syscw of /proc/PID/io, which leave out send and
+# recv); the same CPU figure for Redis; Redis
 # commands per request (INFO commandstats); Redis connections opened during
 # the measured run (total_connections_received); peak RSS of the stack's processes during the
 # run (VmHWM, reset before each run) and its ratio; responses that were not
