@@ -231,9 +231,14 @@ func status(u string) int {
 // every 10 ms or so; one in 5 changes the email, one in 10 is the form or
 // /healthz.
 func (e *env) load(targets ...string) *loadgen.Load {
-	l := loadgen.New(loadgen.Config{Targets: targets, Visitors: 20, Pause: 10 * time.Millisecond, WriteEvery: 5, PlainEvery: 10, Timeout: 10 * time.Second})
+	return e.prepare(loadgen.Config{Targets: targets, Visitors: 20, Pause: 10 * time.Millisecond, WriteEvery: 5, PlainEvery: 10, Timeout: 10 * time.Second})
+}
+
+// prepare makes a load of cfg and gives each of its visitors a session.
+func (e *env) prepare(cfg loadgen.Config) *loadgen.Load {
+	l := loadgen.New(cfg)
 	e.Cleanup(l.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := l.Prepare(ctx); err != nil {
 		e.Fatal(err)
@@ -404,13 +409,7 @@ func rollingDeploy(e *env) row {
 		}
 		return b
 	}
-	l := loadgen.New(loadgen.Config{Targets: bases(), Visitors: 20, Pause: 10 * time.Millisecond, WriteEvery: 5, PlainEvery: 10, Redispatch: true})
-	e.Cleanup(l.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := l.Prepare(ctx); err != nil {
-		e.Fatal(err)
-	}
+	l := e.prepare(loadgen.Config{Targets: bases(), Visitors: 20, Pause: 10 * time.Millisecond, WriteEvery: 5, PlainEvery: 10, Redispatch: true})
 	var exits []string
 	var slowest time.Duration
 	r := e.during(l, func() {
@@ -533,13 +532,7 @@ func burst(e *env) row {
 			}
 		}
 	}()
-	l := loadgen.New(loadgen.Config{Targets: []string{s.base}, Visitors: 300, WriteEvery: 5})
-	e.Cleanup(l.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := l.Prepare(ctx); err != nil {
-		e.Fatal(err)
-	}
+	l := e.prepare(loadgen.Config{Targets: []string{s.base}, Visitors: 300, WriteEvery: 5})
 	r := e.during(l, func() {}, 3*time.Second)
 	close(stop)
 	<-sampled
@@ -549,13 +542,7 @@ func burst(e *env) row {
 func replicatedWrites(e *env, minReplicas int) row {
 	g := redistest.StartGroup(e, 1, 0)
 	s := e.start("SESSION_REDIS="+g.Nodes[0].URL, "SESSION_REDIS_MIN_REPLICAS="+strconv.Itoa(minReplicas))
-	l := loadgen.New(loadgen.Config{Targets: []string{s.base}, Visitors: 8, WriteEvery: 1})
-	e.Cleanup(l.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := l.Prepare(ctx); err != nil {
-		e.Fatal(err)
-	}
+	l := e.prepare(loadgen.Config{Targets: []string{s.base}, Visitors: 8, WriteEvery: 1})
 	r := e.during(l, func() {}, 3*time.Second)
 	return row{res: r, notes: []string{"every request a write (POST /set_email)", fmt.Sprintf("%.0f requests/s, mean latency %v", float64(r.Sent)/3, mean(r))}}
 }
