@@ -25,14 +25,8 @@ func (d *Dir) List(ctx context.Context, prefix string, fn func([]Stored) error) 
 			keys = append(keys, name)
 		}
 		if len(keys) == dirListBatch || i == len(entries)-1 && len(keys) > 0 {
-			recs, err := d.Get(ctx, keys...)
-			if err != nil {
+			if err := listKeys(ctx, d, keys, fn); err != nil {
 				return err
-			}
-			if len(recs) > 0 {
-				if err := fn(recs); err != nil {
-					return err
-				}
 			}
 			keys = keys[:0]
 		}

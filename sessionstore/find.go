@@ -38,6 +38,16 @@ type Lister interface {
 	Get(ctx context.Context, keys ...string) ([]Stored, error)
 }
 
+// listKeys calls fn with the records l holds under keys, if it holds any:
+// one step of a List.
+func listKeys(ctx context.Context, l Lister, keys []string, fn func([]Stored) error) error {
+	recs, err := l.Get(ctx, keys...)
+	if err != nil || len(recs) == 0 {
+		return err
+	}
+	return fn(recs)
+}
+
 // Describer is an optional Backend ability: facts about where it keeps
 // sessions, for readiness checks (never a secret).
 type Describer interface {

@@ -134,14 +134,8 @@ func (b *Redis) List(ctx context.Context, prefix string, fn func([]Stored) error
 		for i := range keys {
 			keys[i] = strings.TrimPrefix(keys[i], b.prefix)
 		}
-		recs, err := b.Get(ctx, keys...)
-		if err != nil {
+		if err := listKeys(ctx, b, keys, fn); err != nil {
 			return err
-		}
-		if len(recs) > 0 {
-			if err := fn(recs); err != nil {
-				return err
-			}
 		}
 		if cursor == "0" {
 			return nil
