@@ -101,9 +101,6 @@ func freePort() (string, error) {
 	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), nil
 }
 
-// Dir is the server's working directory (its log is redis.log there).
-func (s *Server) Dir() string { return s.dir }
-
 // Addr is the server's host:port, or its socket's path.
 func (s *Server) Addr() string { return s.addr }
 
