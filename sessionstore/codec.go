@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 )
 
@@ -140,14 +141,16 @@ var ErrTooLarge = errors.New("session too large")
 // Keys of the store's own fields in a session's data. Names starting with
 // "__" are reserved: handlers cannot store them.
 const (
-	createdField   = "__created"    // unix seconds, kept with an absolute lifetime
-	renewedToField = "__renewed_to" // a renewed session's old record: the sealed new ID
+	createdField      = "__created"       // unix seconds, kept with an absolute lifetime
+	renewedToField    = "__renewed_to"    // a renewed session's old record: the sealed new ID
+	renewedUntilField = "__renewed_until" // and the end of its grace period, unix ms (a string)
 )
 
 // meta is the store's own part of a session's data.
 type meta struct {
-	created   int64
-	renewedTo string
+	created      int64
+	renewedTo    string
+	renewedUntil int64 // 0 in forwards written before it was kept
 }
 
 // encodeData serializes session values, plus the creation time when
@@ -235,9 +238,11 @@ func needsNoEscape(s string) bool {
 func decodeData(data []byte, values map[any]any) (meta, error) {
 	if decodeStrings(data, values) {
 		var md meta
-		if v, ok := values[renewedToField]; ok {
-			md.renewedTo, _ = v.(string)
-			delete(values, renewedToField)
+		for _, f := range []string{renewedToField, renewedUntilField} {
+			if v, ok := values[f]; ok {
+				md.set(f, v)
+				delete(values, f)
+			}
 		}
 		return md, nil
 	}
@@ -249,25 +254,39 @@ func decodeData(data []byte, values map[any]any) (meta, error) {
 	}
 	var md meta
 	for k, v := range m {
-		switch k {
-		case createdField:
-			n, _ := v.(json.Number)
-			md.created, _ = n.Int64()
-		case renewedToField:
-			md.renewedTo, _ = v.(string)
-		default:
+		if !md.set(k, v) {
 			values[k] = v
 		}
 	}
 	return md, nil
 }
 
+// set takes v as the store's own field k, or reports false when k is not
+// one.
+func (md *meta) set(k string, v any) bool {
+	switch k {
+	case createdField:
+		n, _ := v.(json.Number)
+		md.created, _ = n.Int64()
+	case renewedToField:
+		md.renewedTo, _ = v.(string)
+	case renewedUntilField:
+		s, _ := v.(string)
+		md.renewedUntil, _ = strconv.ParseInt(s, 10, 64)
+	default:
+		return false
+	}
+	return true
+}
+
 // forwardData is what a renewed session's old key holds during the grace
-// period: the new ID, sealed with the old one so that a copy of the backend
-// (which, with hashed keys, does not hold the old ID) cannot read it.
-func forwardData(oldID, newID string) []byte {
-	// base64url needs no JSON escaping.
-	return []byte(`{"` + renewedToField + `":"` + sealID(oldID, newID) + `"}`)
+// period, which ends at until: the new ID, sealed with the old one so that
+// a copy of the backend (which, with hashed keys, does not hold the old ID)
+// cannot read it.
+func forwardData(oldID, newID string, until time.Time) []byte {
+	// base64url and digits need no JSON escaping.
+	return []byte(`{"` + renewedToField + `":"` + sealID(oldID, newID) + `","` +
+		renewedUntilField + `":"` + strconv.FormatInt(until.UnixMilli(), 10) + `"}`)
 }
 
 // sealID XORs the bytes of id with a pad derived from key; unsealID undoes

@@ -42,7 +42,7 @@ func FuzzCookie(f *testing.F) {
 	live := NewID()
 	dir.Write(f.Context(), Record{Key: live, Data: []byte(`{"email":"a@example.com"}`), TTL: time.Hour})
 	renewed := NewID()
-	dir.Write(f.Context(), Record{Key: renewed, Data: forwardData(renewed, live), TTL: time.Hour})
+	dir.Write(f.Context(), Record{Key: renewed, Data: forwardData(renewed, live, time.Now().Add(time.Hour)), TTL: time.Hour})
 	stores := map[string]*Store{}
 	for name, cfg := range map[string]Config{
 		"dir":        {Backend: dir},

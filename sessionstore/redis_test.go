@@ -372,3 +372,26 @@ func TestRedisAbsoluteLifetimeCapsTTLs(t *testing.T) {
 		t.Errorf("after a refresh PTTL = %d, want <= 10s", ttl)
 	}
 }
+
+// TestRenewedIDStaysRetired: a request with the old cookie of a renewed
+// session, served by another instance (whose refresh of that key is due),
+// still finds the session during the grace period, but does not extend the
+// grace: afterwards the old cookie finds nothing, on either instance.
+func TestRenewedIDStaysRetired(t *testing.T) {
+	srv := redistest.New(t)
+	grace := func(c *sessionstore.Config) { c.RenewGrace = 500 * time.Millisecond }
+	a := newApp(t, redisStore(t, srv, grace))
+	b := newApp(t, redisStore(t, srv, grace))
+	c := &client{t: t, base: a.URL}
+	c.do("POST", "/other?v=kept")
+	old := c.cookie
+	c.do("POST", "/login?v=a@example.com")
+	late := &client{t: t, base: b.URL, cookie: old}
+	late.want("GET", "/get", 200, "a@example.com")
+	time.Sleep(600 * time.Millisecond)
+	for _, base := range []string{a.URL, b.URL} {
+		late = &client{t: t, base: base, cookie: old}
+		late.want("GET", "/get", 200, "")
+	}
+	c.want("GET", "/get", 200, "a@example.com")
+}

@@ -308,8 +308,19 @@ func (s *Store) load(ctx context.Context, gs *gsessions.Session, st *state, valu
 	if m.renewedTo != "" {
 		// Renewed moments ago, by a request that raced this one: continue
 		// under the new ID, and give this browser its cookie.
-		if id = unsealID(value, m.renewedTo); id == "" {
+		until := now.Add(s.cfg.RenewGrace)
+		if m.renewedUntil != 0 {
+			until = time.UnixMilli(m.renewedUntil)
+		}
+		if id = unsealID(value, m.renewedTo); id == "" || !now.Before(until) {
 			return false
+		}
+		if refresh > 0 {
+			// The load refreshed the forward too: its grace must not grow.
+			if err := s.write(ctx, OpRefresh, Record{Key: key, Data: data, TTL: until.Sub(now), Existing: true}); err != nil {
+				st.err = fmt.Errorf("%w: load session: %w", ErrUnavailable, err)
+				return false
+			}
 		}
 		key, refresh = s.Key(id), 0
 		if data, found, err = s.loadRecord(ctx, key, 0); err != nil {
@@ -456,7 +467,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 		if renew {
 			// The old key forwards to the new ID for the grace period, in the
 			// same round trip, then dies; it leaves its owner's index now.
-			recs = append(recs, Record{Key: s.Key(oldID), Data: forwardData(oldID, id), TTL: s.cfg.RenewGrace, PrevOwner: st.owner, Existing: true})
+			recs = append(recs, Record{Key: s.Key(oldID), Data: forwardData(oldID, id, now.Add(s.cfg.RenewGrace)), TTL: s.cfg.RenewGrace, PrevOwner: st.owner, Existing: true})
 		}
 		ctx := withTimeout(r.Context(), s.cfg.Timeout)
 		if err := s.write(ctx, OpSave, recs...); err != nil {
