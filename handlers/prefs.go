@@ -57,7 +57,9 @@ func (l *languageMatcher) match(accept string) *web.Text {
 	}
 	_, i := language.MatchStrings(l.m, accept)
 	t := web.Languages()[i]
-	if len(accept) <= maxCachedAcceptBytes && l.cached.Add(1) <= maxCachedAccepts {
+	// Load first: once full, misses leave the count alone, which would
+	// otherwise wrap around.
+	if len(accept) <= maxCachedAcceptBytes && l.cached.Load() < maxCachedAccepts && l.cached.Add(1) <= maxCachedAccepts {
 		l.cache.Store(accept, t)
 	}
 	return t

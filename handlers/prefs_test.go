@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -237,8 +238,8 @@ func TestLanguageMatcherCacheIsBounded(t *testing.T) {
 	long := "fr;q=0.1, " + strings.Repeat("x-private;q=0.2, ", 10) + "zh;q=0.5"
 	for i := range 2 * maxCachedAccepts {
 		for _, tc := range []struct{ accept, tag string }{
-			{fmt.Sprintf("de-DE, zh;q=0.%d", i%9+1), "zh-Hans"},
-			{fmt.Sprintf("en-GB;q=0.%d", i%9+1), "en"},
+			{fmt.Sprintf("de-DE, x-d%d;q=0.1, zh;q=0.5", i), "zh-Hans"},
+			{fmt.Sprintf("en-GB, x-e%d;q=0.1", i), "en"},
 			{long, "zh-Hans"},
 		} {
 			if got := l.match(tc.accept).Tag; got != tc.tag {
@@ -256,5 +257,12 @@ func TestLanguageMatcherCacheIsBounded(t *testing.T) {
 	})
 	if n == 0 || n > maxCachedAccepts {
 		t.Errorf("%d answers kept, want 1 to %d", n, maxCachedAccepts)
+	}
+	// However many misses come after, the count never wraps round to let
+	// more in.
+	l.cached.Store(math.MaxInt32)
+	l.match("fr, x-wrapped;q=0.1")
+	if _, kept := l.cache.Load("fr, x-wrapped;q=0.1"); kept {
+		t.Error("a header was kept after the count reached its maximum")
 	}
 }
