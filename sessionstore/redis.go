@@ -111,7 +111,6 @@ type Redis struct {
 	indexPrefix string
 	timeout     time.Duration
 	lastFail    atomic.Int64 // unix nanoseconds of the last broken connection
-	waiting     atomic.Int64 // callers getting a connection from the pool
 	dialed      atomic.Pointer[string]
 
 	minReplicas int       // see RedisConfig.MinReplicas
@@ -178,7 +177,7 @@ func NewRedis(cfg RedisConfig) *Redis {
 			return c, err
 		}
 	}
-	b.pool = &redis.Pool{
+	b.pool = &classicPool{Pool: &redis.Pool{
 		DialContext: dial,
 		MaxIdle:     cfg.PoolSize,
 		MaxActive:   cfg.PoolSize,
@@ -190,7 +189,7 @@ func NewRedis(cfg RedisConfig) *Redis {
 			}
 			return b.sentinel.check(c, returned)
 		},
-	}
+	}}
 	return b
 }
 
@@ -214,11 +213,27 @@ func (c ioDeadlineConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// connPool hands out connections: a *redis.Pool, or the shared, pipelined
+// connPool hands out connections: a *classicPool, or the shared, pipelined
 // connections of a *pipeline.
 type connPool interface {
 	GetContext(ctx context.Context) (redis.Conn, error)
 	Close() error
+}
+
+// classicPool is a redigo pool that counts the callers waiting for a
+// connection.
+type classicPool struct {
+	*redis.Pool
+	waiting atomic.Int64
+}
+
+func (p *classicPool) GetContext(ctx context.Context) (redis.Conn, error) {
+	// redigo's pool waits for a connection on ctx.Done() alone.
+	ctx, cancel := stdContext(ctx)
+	defer cancel()
+	p.waiting.Add(1)
+	defer p.waiting.Add(-1)
+	return p.Pool.GetContext(ctx)
 }
 
 var errStale = errors.New("connection idle since a failure")
@@ -228,16 +243,8 @@ var errStale = errors.New("connection idle since a failure")
 // more on a fresh one; every command this backend sends is idempotent, so a
 // retry cannot apply a write twice.
 func (b *Redis) do(ctx context.Context, fn func(c redis.Conn, timeout time.Duration) error) error {
-	if _, shared := b.pool.(*pipeline); !shared {
-		// redigo's pool waits for a connection on ctx.Done() alone.
-		var cancel context.CancelFunc
-		ctx, cancel = stdContext(ctx)
-		defer cancel()
-	}
 	for attempt := 0; ; attempt++ {
-		b.waiting.Add(1)
 		c, err := b.pool.GetContext(ctx)
-		b.waiting.Add(-1)
 		if err != nil {
 			return err
 		}

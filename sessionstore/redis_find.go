@@ -202,10 +202,10 @@ type PoolStats struct {
 // PoolStats returns the pool's figures; it takes the pool's locks briefly.
 func (b *Redis) PoolStats() PoolStats {
 	switch p := b.pool.(type) {
-	case *redis.Pool:
+	case *classicPool:
 		st := p.Stats()
 		return PoolStats{
-			Active: st.ActiveCount, Idle: st.IdleCount, Waiting: int(b.waiting.Load()),
+			Active: st.ActiveCount, Idle: st.IdleCount, Waiting: int(p.waiting.Load()),
 			Waits: st.WaitCount, WaitTime: st.WaitDuration,
 		}
 	case *pipeline:
