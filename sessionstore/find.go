@@ -175,14 +175,12 @@ func (s *Store) Find(ctx context.Context, ref string) ([]SessionInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	if validID(ref) {
+	if validID(ref) { // a whole ID names one key: no need to scan for it
 		recs, err := l.Get(ctx, s.Key(ref))
 		if err != nil {
 			return nil, fmt.Errorf("%w: find session: %w", ErrUnavailable, err)
 		}
-		if len(recs) > 0 {
-			return s.infos(recs), nil
-		}
+		return s.infos(recs), nil
 	}
 	var out []SessionInfo
 	err = s.sessions(ctx, ref, func(batch []SessionInfo) error {

@@ -305,3 +305,18 @@ func TestRevokedSessionsStayEnded(t *testing.T) {
 		})
 	}
 }
+
+// Finding a whole ID that names no session reads its one key and scans
+// nothing.
+func TestFindUnknownIDScansNothing(t *testing.T) {
+	srv := redistest.Start(t) // counts every command
+	store := redisStore(t, srv, byEmail)
+	commands(t, srv)
+	found, err := store.Find(t.Context(), sessionstore.NewID())
+	if err != nil || len(found) != 0 {
+		t.Fatalf("Find = %+v, %v; want nothing", found, err)
+	}
+	if got := commands(t, srv); got["SCAN"] != 0 || got["GET"] != 1 {
+		t.Errorf("Find sent %v, want one GET (and its PTTL) and no SCAN", got)
+	}
+}
