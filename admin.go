@@ -229,7 +229,11 @@ func (a *admin) show(ctx context.Context, ref string) error {
 		owner = "-"
 	}
 	fmt.Fprintf(tw, "email\t%s\n", owner)
-	fmt.Fprintf(tw, "expires in\t%s (%s)\n", humanDuration(si.TTL), time.Now().Add(si.TTL).UTC().Format("2006-01-02 15:04:05 UTC"))
+	if si.TTL < 0 {
+		fmt.Fprintf(tw, "expires in\tnever\n")
+	} else {
+		fmt.Fprintf(tw, "expires in\t%s (%s)\n", humanDuration(si.TTL), time.Now().Add(si.TTL).UTC().Format("2006-01-02 15:04:05 UTC"))
+	}
 	if !si.Created.IsZero() {
 		fmt.Fprintf(tw, "created\t%s\n", si.Created.UTC().Format("2006-01-02 15:04:05 UTC"))
 	}

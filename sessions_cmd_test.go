@@ -116,6 +116,9 @@ func TestSessionsCommand(t *testing.T) {
 	srv.Do("SET", "session:-dashed-id1", `{"email":"d@example.com"}`, "EX", 60)
 	run(check{[]string{"show", "-dashed-id"}, 0, []string{"d@example.com"}})
 	run(check{[]string{"revoke", "--", "-dashed-id"}, 0, []string{"revoked session -dashed-… of d@example.com"}})
+	// A key with no expiry (written by hand) never expires, and has no date.
+	srv.Do("SET", "session:persisted1", `{"email":"p@example.com"}`)
+	run(check{[]string{"show", "persisted"}, 0, []string{"never\n"}})
 
 	stats, _ := redis.String(srv.Do("INFO", "commandstats"), nil)
 	if strings.Contains(stats, "cmdstat_keys:") || !strings.Contains(stats, "cmdstat_scan:") {
