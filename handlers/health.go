@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/sessionsvc/sessionsvc/sessionstore"
 )
 
 // handleHealthz answers 200 while the process runs; it touches no store.
@@ -21,7 +23,7 @@ func (s *server) handleReadyz(c *gin.Context) {
 	start := time.Now()
 	err := s.Store.Ping(c.Request.Context())
 	body := gin.H{"store": s.StoreName, "latency_ms": float64(time.Since(start).Microseconds()) / 1000}
-	if d, ok := s.Store.(interface{ Describe() map[string]string }); ok {
+	if d, ok := s.Store.(sessionstore.Describer); ok {
 		for k, v := range d.Describe() {
 			body[k] = v
 		}

@@ -81,10 +81,11 @@ func (t *Text) Say(m Msg) string {
 	return t.msgs[m]
 }
 
-// Languages returns the pages' languages; the first is the default.
-func Languages() []*Text {
-	return []*Text{&english, &chinese}
-}
+var languages = []*Text{&english, &chinese}
+
+// Languages returns the pages' languages; the first is the default. The
+// slice is shared: callers must not modify it.
+func Languages() []*Text { return languages }
 
 // Language returns the Text whose Tag is tag, or nil.
 func Language(tag string) *Text {
