@@ -51,19 +51,21 @@ func (b *Redis) commands(cmds []command, r Record, now time.Time) []command {
 	}
 	if owner != "" {
 		idx := b.indexKey(owner)
-		ttl := (max(r.TTL, time.Millisecond) + indexSlack).Milliseconds()
 		cmds = append(cmds, command{"ZADD", []any{idx, now.Add(r.TTL).UnixMilli(), r.Key}})
 		if rand.IntN(b.pruneOneIn) == 0 {
 			cmds = append(cmds, command{"ZREMRANGEBYSCORE", []any{idx, "-inf", "(" + strconv.FormatInt(now.Add(-indexSlack).UnixMilli(), 10)}})
 		}
-		cmds = append(cmds,
-			// NX gives a new index its expiry; GT only ever lengthens it,
-			// so the index outlives every entry in it.
-			command{"PEXPIRE", []any{idx, ttl, "NX"}},
-			command{"PEXPIRE", []any{idx, ttl, "GT"}},
-		)
+		cmds = appendIndexExpiry(cmds, idx, r.TTL)
 	}
 	return cmds
+}
+
+// appendIndexExpiry appends the commands that make index idx outlive an
+// entry expiring ttl from now: NX gives a new index its expiry; GT only
+// ever lengthens it, so the index outlives every entry in it.
+func appendIndexExpiry(cmds []command, idx string, ttl time.Duration) []command {
+	ms := (max(ttl, time.Millisecond) + indexSlack).Milliseconds()
+	return append(cmds, command{"PEXPIRE", []any{idx, ms, "NX"}}, command{"PEXPIRE", []any{idx, ms, "GT"}})
 }
 
 // sendAll sends cmds in one round trip and returns their replies, error
@@ -98,12 +100,7 @@ func (b *Redis) Owned(ctx context.Context, owner string) (keys []string, err err
 // finding sessions reads each record, and the entry is pruned in time.
 func (b *Redis) TouchOwned(ctx context.Context, owner, key string, ttl time.Duration) error {
 	idx := b.indexKey(owner)
-	idxTTL := (ttl + indexSlack).Milliseconds()
-	replies, err := b.sendAll(ctx, []command{
-		{"ZADD", []any{idx, "GT", time.Now().Add(ttl).UnixMilli(), key}},
-		{"PEXPIRE", []any{idx, idxTTL, "NX"}},
-		{"PEXPIRE", []any{idx, idxTTL, "GT"}},
-	})
+	replies, err := b.sendAll(ctx, appendIndexExpiry([]command{{"ZADD", []any{idx, "GT", time.Now().Add(ttl).UnixMilli(), key}}}, idx, ttl))
 	for _, r := range replies {
 		if e, ok := r.(redis.Error); ok && err == nil {
 			err = e

@@ -8,7 +8,8 @@
 // bits; an ID the backend does not know is never adopted; the ID can be
 // renewed on a privilege change without losing data; idle and absolute
 // timeouts are enforced on the server; a visitor who stores nothing gets no
-// cookie and no record; a request that only reads costs one backend call.
+// cookie and no record; a request that only reads costs one backend call
+// (two when its expiry refresh is due and an owner index must follow it).
 package sessionstore
 
 import (
