@@ -193,11 +193,11 @@ func (s *Server) Keys() []string {
 	}
 }
 
-func dialURL(url string) (redis.Conn, error) {
+func dialURL(url string, opts ...redis.DialOption) (redis.Conn, error) {
 	if sock, ok := strings.CutPrefix(url, "unix://"); ok {
-		return redis.Dial("unix", sock)
+		return redis.Dial("unix", sock, opts...)
 	}
-	return redis.DialURL(url)
+	return redis.DialURL(url, opts...)
 }
 
 func randomHex(n int) string {

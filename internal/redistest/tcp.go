@@ -304,7 +304,7 @@ func (g *Group) waitFor(what string, ok func() bool) {
 
 // Try runs one command on a fresh connection and returns its reply and error.
 func (s *Server) Try(cmd string, args ...any) (any, error) {
-	c, err := redis.Dial(s.network, s.addr, redis.DialConnectTimeout(time.Second), redis.DialReadTimeout(time.Second))
+	c, err := dialURL(s.URL, redis.DialConnectTimeout(time.Second), redis.DialReadTimeout(time.Second))
 	if err != nil {
 		return nil, err
 	}
