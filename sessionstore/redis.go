@@ -118,8 +118,9 @@ type Redis struct {
 	pruneOneIn  int       // an owner index is pruned on one write to it in this many, at random
 }
 
-// NewRedis returns a Redis backend. It does not connect: the first use does,
-// so the process starts while Redis is down.
+// NewRedis returns a Redis backend. It does not connect to Redis: the first
+// use does, so the process starts while Redis is down. With Sentinel it
+// starts watching the sentinels at once, until Close.
 func NewRedis(cfg RedisConfig) *Redis {
 	b := &Redis{prefix: cfg.Prefix, indexPrefix: cfg.IndexPrefix, timeout: cfg.Timeout, minReplicas: cfg.MinReplicas, pruneOneIn: indexPruneOneIn}
 	if b.indexPrefix == "" {
