@@ -231,7 +231,7 @@ func (s *Store) EndOthers(ctx context.Context, sess sessions.Session) (int, erro
 	self := s.Key(sess.ID())
 	others := all[:0]
 	for _, si := range all {
-		if si.Key != self && !si.Forward {
+		if si.Key != self { // forwards hold no owner: SessionsOf never lists them
 			others = append(others, si)
 		}
 	}
