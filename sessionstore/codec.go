@@ -156,8 +156,7 @@ type meta struct {
 // encodeData serializes session values, plus the creation time when
 // created > 0, as a JSON object with sorted keys, so that equal sessions
 // always give equal bytes. It returns nil for a session with no values.
-// Keys must be strings; values anything encoding/json accepts. The store's
-// bookkeeping (stateKey) is skipped.
+// Keys must be strings; values anything encoding/json accepts.
 func encodeData(values map[any]any, created int64) ([]byte, error) {
 	var pairs [8][2]string // key and value, while all are plain strings
 	n, plain := 0, true
@@ -172,7 +171,6 @@ func encodeData(values map[any]any, created int64) ([]byte, error) {
 				pairs[n] = [2]string{k, s}
 			}
 			n++
-		case stateKey:
 		default:
 			return nil, fmt.Errorf("session key %v: only string keys can be stored", k)
 		}

@@ -89,9 +89,15 @@ func TestRedisOwnerIndexFollowsSessions(t *testing.T) {
 		t.Error("an empty index is left behind")
 	}
 
+	// gin-contrib's Clear, then a new email: the session moves from
+	// bob's index to carol's.
+	a.do("POST", "/replace?v=carol@example.com")
+	wantIndexed(t, srv, "bob@example.com")
+	wantIndexed(t, srv, "carol@example.com", newA)
+
 	// Destroyed: gone from the index too.
 	a.want("POST", "/destroy", 200, "destroyed")
-	wantIndexed(t, srv, "bob@example.com")
+	wantIndexed(t, srv, "carol@example.com")
 }
 
 func TestRedisOwnerIndexPrunesExpiredEntries(t *testing.T) {

@@ -223,10 +223,6 @@ func (s *Store) Key(id string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:27])
 }
 
-// stateKey is the Values key of the store's bookkeeping. Being unexported,
-// no caller can collide with it, and encodeData leaves it out.
-type stateKey struct{}
-
 // state is what the store remembers about a session between load and save.
 type state struct {
 	err       error  // the load failed: the session must not be saved
@@ -236,6 +232,23 @@ type state struct {
 	cookieDue bool   // send the cookie again (refreshed, renewed elsewhere, or signed with an old key)
 	renew     bool   // Renew was called
 	destroy   bool   // Destroy was called
+}
+
+// request is the gorilla store of one request's session: the Store, and
+// the state it keeps for that session. The state thus travels with the
+// session but outside its Values, where gin-contrib's Clear would erase it.
+type request struct {
+	*Store
+	state
+}
+
+// stateOf returns the store's state for gs, or nil when gs was not made
+// by a Store.
+func stateOf(gs *gsessions.Session) *state {
+	if rq, ok := gs.Store().(*request); ok {
+		return &rq.state
+	}
+	return nil
 }
 
 // Get returns the request's session: the one its cookie names, or a new
@@ -248,12 +261,12 @@ func (s *Store) Get(r *http.Request, name string) (*gsessions.Session, error) {
 
 // New is Get; gorilla's Store interface requires both.
 func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
-	gs := gsessions.NewSession(s, name)
+	rq := &request{Store: s}
+	st := &rq.state
+	gs := gsessions.NewSession(rq, name)
 	opts := s.cookie
 	gs.Options = &opts
 	gs.IsNew = true
-	st := &state{}
-	gs.Values[stateKey{}] = st
 
 	c, err := r.Cookie(name)
 	if err != nil {
@@ -261,7 +274,6 @@ func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	}
 	if !s.load(r.Context(), gs, st, c.Value) && st.err == nil {
 		clear(gs.Values)
-		gs.Values[stateKey{}] = st
 		st.created, st.cookieDue = 0, false
 		s.cfg.Notify(r.Context(), Refused, "", "")
 	}
@@ -415,10 +427,9 @@ func (s *Store) loadCookie(gs *gsessions.Session, st *state, value string) bool 
 // it. Unchanged data is not written again. A session whose load failed is
 // never written: Save returns the load error.
 func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Session) error {
-	st, _ := gs.Values[stateKey{}].(*state)
-	if st == nil { // gin-contrib's Clear removed it; assume nothing
+	st := stateOf(gs)
+	if st == nil { // a session from elsewhere: assume nothing
 		st = &state{}
-		gs.Values[stateKey{}] = st
 	}
 	if st.err != nil {
 		return st.err
@@ -514,7 +525,6 @@ func (s *Store) destroy(r *http.Request, w http.ResponseWriter, gs *gsessions.Se
 		s.cfg.Notify(r.Context(), Destroyed, gs.ID, "")
 	}
 	clear(gs.Values)
-	gs.Values[stateKey{}] = st
 	gs.ID, gs.IsNew = "", true
 	*st = state{}
 	return nil
@@ -552,17 +562,31 @@ func IsHTTPS(r *http.Request) bool {
 	return r.TLS != nil || r.Context().Value(httpsKey{}) != nil
 }
 
-// stateOf returns the store's bookkeeping for s, or nil when s is not one
-// of this package's sessions.
-func stateOf(s sessions.Session) *state {
-	st, _ := s.Get(stateKey{}).(*state)
-	return st
+// sessionState returns the gorilla session behind s and the store's state
+// for it; nil when s is not one of this package's sessions.
+func sessionState(s sessions.Session) (*gsessions.Session, *state) {
+	g, ok := s.(interface{ Session() *gsessions.Session })
+	if !ok {
+		return nil, nil
+	}
+	gs := g.Session()
+	if gs == nil {
+		return nil, nil
+	}
+	return gs, stateOf(gs)
+}
+
+// markWritten makes gin-contrib save s on its next Save, without touching
+// its values: setting the options it already has marks it written.
+func markWritten(s sessions.Session, gs *gsessions.Session) {
+	o := gs.Options
+	s.Options(sessions.Options{Path: o.Path, Domain: o.Domain, MaxAge: o.MaxAge, Secure: o.Secure, HttpOnly: o.HttpOnly, SameSite: o.SameSite})
 }
 
 // Err returns the error that kept the session from loading (wrapping
 // ErrUnavailable), or nil. Handlers check it before trusting an empty session.
 func Err(s sessions.Session) error {
-	if st := stateOf(s); st != nil {
+	if _, st := sessionState(s); st != nil {
 		return st.err
 	}
 	return nil
@@ -573,8 +597,8 @@ func Err(s sessions.Session) error {
 // cookie signed with an old key) even if the handler changed nothing. Call
 // it before writing the response body.
 func Save(s sessions.Session) error {
-	if st := stateOf(s); st != nil && st.cookieDue && st.err == nil {
-		s.Set(stateKey{}, st) // marks the session written, so s.Save() runs
+	if gs, st := sessionState(s); st != nil && st.cookieDue && st.err == nil {
+		markWritten(s, gs)
 	}
 	return s.Save()
 }
@@ -583,18 +607,18 @@ func Save(s sessions.Session) error {
 // privilege change such as a login. The old ID leads to the new session for
 // Config.RenewGrace, then dies. A new session gets a fresh ID anyway.
 func Renew(s sessions.Session) {
-	if st := stateOf(s); st != nil {
+	if gs, st := sessionState(s); st != nil {
 		st.renew = true
-		s.Set(stateKey{}, st) // marks the session written
+		markWritten(s, gs)
 	}
 }
 
 // Destroy ends s: its values are dropped, the server copy is deleted and
 // the cookie expired when s is saved (sessionstore.Save or s.Save()).
 func Destroy(s sessions.Session) {
-	if st := stateOf(s); st != nil {
+	if gs, st := sessionState(s); st != nil {
 		st.destroy = true
-		s.Set(stateKey{}, st) // marks the session written
+		markWritten(s, gs)
 	}
 }
 

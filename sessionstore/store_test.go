@@ -64,6 +64,15 @@ func newApp(t *testing.T, store *sessionstore.Store) *httptest.Server {
 			}
 		}
 	})
+	r.POST("/replace", func(c *gin.Context) { // gin-contrib's Clear, then a new value
+		if s, ok := load(c); ok {
+			s.Clear()
+			s.Set("email", c.Query("v"))
+			if save(c, s) {
+				c.String(http.StatusOK, s.ID())
+			}
+		}
+	})
 	r.POST("/login", func(c *gin.Context) {
 		if s, ok := load(c); ok {
 			sessionstore.Renew(s)
@@ -345,6 +354,20 @@ func TestSuite(t *testing.T) {
 					}
 				})
 			}
+			t.Run("Clear then Set keeps the session and its creation time", func(t *testing.T) {
+				srv := newApp(t, k.store(t, func(c *sessionstore.Config) { c.AbsoluteLifetime = 3 * time.Second }))
+				c := &client{t: t, base: srv.URL}
+				start := time.Now()
+				c.do("POST", "/set?v=a@example.com")
+				time.Sleep(1100 * time.Millisecond)
+				r := c.do("POST", "/replace?v=b@example.com")
+				if r.status != 200 || r.setCookie != nil && (r.setCookie.MaxAge <= 0 || r.setCookie.MaxAge > 2) {
+					t.Fatalf("replace = %d, Set-Cookie %v: want the session kept, ending 3s after its creation", r.status, r.setCookie)
+				}
+				c.want("GET", "/get", 200, "b@example.com")
+				time.Sleep(time.Until(start.Add(3100 * time.Millisecond)))
+				c.want("GET", "/get", 200, "") // the absolute end did not move
+			})
 			t.Run("too large is refused and nothing changes", func(t *testing.T) {
 				srv := newApp(t, k.store(t, func(c *sessionstore.Config) { c.MaxSize = 100 }))
 				c := &client{t: t, base: srv.URL}
