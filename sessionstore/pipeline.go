@@ -146,8 +146,6 @@ func (pc *pipeConn) send(ctx context.Context, b *batch, cmds []command) error {
 	case pc.room <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-parentDone(ctx):
-		return ctx.Err()
 	case <-pc.closed:
 		return *pc.err.Load()
 	}
@@ -339,7 +337,23 @@ func checkBatch(cmds []command) error {
 
 func (s *sharedConn) Receive() (any, error) { return s.ReceiveContext(s.ctx) }
 
-func (s *sharedConn) ReceiveWithTimeout(time.Duration) (any, error) { return s.ReceiveContext(s.ctx) }
+// ReceiveWithTimeout is Receive, waiting at most timeout (0: no limit but
+// the caller's context).
+func (s *sharedConn) ReceiveWithTimeout(timeout time.Duration) (any, error) {
+	ctx, cancel := s.within(timeout)
+	defer cancel()
+	return s.ReceiveContext(ctx)
+}
+
+// within returns the caller's context, ended after timeout when that is
+// positive. When the caller's context ends first anyway it is used as it
+// is, which saves a timer per command.
+func (s *sharedConn) within(timeout time.Duration) (context.Context, context.CancelFunc) {
+	if d, ok := s.ctx.Deadline(); timeout <= 0 || ok && time.Until(d) <= timeout {
+		return s.ctx, func() {}
+	}
+	return context.WithTimeout(s.ctx, timeout)
+}
 
 // ReceiveContext returns the next reply; a reply that is a Redis error
 // comes back as the error. Pending commands are flushed first.
@@ -354,8 +368,6 @@ func (s *sharedConn) ReceiveContext(ctx context.Context) (any, error) {
 	select {
 	case <-b.done:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for redis reply: %w", ctx.Err())
-	case <-parentDone(ctx):
 		return nil, fmt.Errorf("wait for redis reply: %w", ctx.Err())
 	}
 	if b.err != nil {
@@ -376,8 +388,12 @@ func (s *sharedConn) Do(cmd string, args ...any) (any, error) {
 	return s.DoContext(s.ctx, cmd, args...)
 }
 
-func (s *sharedConn) DoWithTimeout(_ time.Duration, cmd string, args ...any) (any, error) {
-	return s.DoContext(s.ctx, cmd, args...)
+// DoWithTimeout is Do, waiting at most timeout for the replies (0: no
+// limit but the caller's context).
+func (s *sharedConn) DoWithTimeout(timeout time.Duration, cmd string, args ...any) (any, error) {
+	ctx, cancel := s.within(timeout)
+	defer cancel()
+	return s.DoContext(ctx, cmd, args...)
 }
 
 // DoContext sends cmd with any pending commands and receives every reply

@@ -2,6 +2,7 @@ package sessionstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -179,6 +180,36 @@ func TestPipelineAbandonedCallers(t *testing.T) {
 		}
 		if got, err := redis.String(pipeDo(t, t.Context(), p, "GET", "k")); got != want || err != nil {
 			t.Fatalf("GET k = %q, %v; want %q", got, err, want)
+		}
+	}
+}
+
+// A shared connection honours the timeouts redis.Conn's optional methods
+// are given, however long its caller's context lasts.
+func TestPipelineHonoursTimeouts(t *testing.T) {
+	srv := redistest.Start(t)
+	p := newTestPipeline(t, srv, 1)
+	c, err := p.GetContext(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	srv.Do("CLIENT", "PAUSE", 800, "ALL")
+	for name, call := range map[string]func() error{
+		"DoWithTimeout": func() error {
+			_, err := redis.DoWithTimeout(c, 100*time.Millisecond, "GET", "k")
+			return err
+		},
+		"ReceiveWithTimeout": func() error {
+			c.Send("GET", "k")
+			_, err := redis.ReceiveWithTimeout(c, 100*time.Millisecond)
+			return err
+		},
+	} {
+		start := time.Now()
+		err := call()
+		if took := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || took < 100*time.Millisecond || took > 400*time.Millisecond {
+			t.Errorf("%s(100ms) against a paused Redis: %v after %v, want a deadline error after 100ms", name, err, took)
 		}
 	}
 }

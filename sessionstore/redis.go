@@ -229,9 +229,6 @@ type classicPool struct {
 }
 
 func (p *classicPool) GetContext(ctx context.Context) (redis.Conn, error) {
-	// redigo's pool waits for a connection on ctx.Done() alone.
-	ctx, cancel := stdContext(ctx)
-	defer cancel()
 	p.waiting.Add(1)
 	defer p.waiting.Add(-1)
 	return p.Pool.GetContext(ctx)

@@ -305,7 +305,8 @@ func (s *Store) load(ctx context.Context, gs *gsessions.Session, st *state, valu
 	if s.refresh != nil && s.refresh.due(key, now) {
 		refresh = s.cfg.Lifetime
 	}
-	ctx = withTimeout(ctx, s.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
 	data, found, err := s.loadRecord(ctx, key, refresh)
 	if err != nil {
 		st.err = fmt.Errorf("%w: load session: %w", ErrUnavailable, err)
@@ -481,7 +482,8 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 			// same round trip, then dies; it leaves its owner's index now.
 			recs = append(recs, Record{Key: s.Key(oldID), Data: forwardData(oldID, id, now.Add(s.cfg.RenewGrace)), TTL: s.cfg.RenewGrace, PrevOwner: st.owner, Existing: true})
 		}
-		ctx := withTimeout(r.Context(), s.cfg.Timeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+		defer cancel()
 		if err := s.write(ctx, OpSave, recs...); err != nil {
 			return fmt.Errorf("%w: save session: %w", ErrUnavailable, err)
 		}
@@ -512,7 +514,8 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 func (s *Store) destroy(r *http.Request, w http.ResponseWriter, gs *gsessions.Session, st *state) error {
 	if !gs.IsNew {
 		if s.cfg.Backend != nil {
-			ctx := withTimeout(r.Context(), s.cfg.Timeout)
+			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+			defer cancel()
 			if err := s.write(ctx, OpDelete, Record{Key: s.Key(gs.ID), PrevOwner: st.owner}); err != nil {
 				return fmt.Errorf("%w: delete session: %w", ErrUnavailable, err)
 			}
