@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/sessionsvc/sessionsvc/config"
-	"github.com/sessionsvc/sessionsvc/sessionstore"
+	"github.com/sessionsvc/sessionsvc/session"
 )
 
 // usageError is a command line the binary cannot act on; main exits 2.
@@ -134,7 +134,7 @@ func adminSessions(ctx context.Context, cfg config.Config, args []string, stdout
 
 // admin carries out the sessions commands.
 type admin struct {
-	store *sessionstore.Store
+	store *session.Store
 	out   io.Writer
 	full  bool // print whole session IDs
 }
@@ -142,7 +142,7 @@ type admin struct {
 func (a *admin) count(ctx context.Context) error {
 	var total, withEmail, forwards int
 	emails := map[string]bool{}
-	err := a.store.Sessions(ctx, func(batch []sessionstore.SessionInfo) error {
+	err := a.store.Sessions(ctx, func(batch []session.SessionInfo) error {
 		for _, si := range batch {
 			switch {
 			case si.Forward:
@@ -173,7 +173,7 @@ func (a *admin) list(ctx context.Context, email string) error {
 	tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tEMAIL\tEXPIRES IN\tSIZE")
 	n := 0
-	row := func(si sessionstore.SessionInfo) {
+	row := func(si session.SessionInfo) {
 		owner := si.Owner
 		switch {
 		case si.Forward:
@@ -186,14 +186,14 @@ func (a *admin) list(ctx context.Context, email string) error {
 	}
 	var err error
 	if email != "" {
-		var ss []sessionstore.SessionInfo
+		var ss []session.SessionInfo
 		if ss, err = a.store.SessionsOf(ctx, email); err == nil {
 			for _, si := range ss {
 				row(si)
 			}
 		}
 	} else {
-		err = a.store.Sessions(ctx, func(batch []sessionstore.SessionInfo) error {
+		err = a.store.Sessions(ctx, func(batch []session.SessionInfo) error {
 			for _, si := range batch {
 				row(si)
 			}
@@ -276,18 +276,18 @@ func (a *admin) revokeEmail(ctx context.Context, email string) error {
 }
 
 // find returns the one session ref names, or an error saying why not.
-func (a *admin) find(ctx context.Context, ref string) (sessionstore.SessionInfo, error) {
+func (a *admin) find(ctx context.Context, ref string) (session.SessionInfo, error) {
 	found, err := a.store.Find(ctx, ref)
-	if err != nil && !errors.Is(err, sessionstore.ErrUnavailable) {
-		return sessionstore.SessionInfo{}, &usageError{err.Error()}
+	if err != nil && !errors.Is(err, session.ErrUnavailable) {
+		return session.SessionInfo{}, &usageError{err.Error()}
 	}
 	switch {
 	case err != nil:
-		return sessionstore.SessionInfo{}, err
+		return session.SessionInfo{}, err
 	case len(found) == 0:
-		return sessionstore.SessionInfo{}, fmt.Errorf("no session matches %s", a.id(ref))
+		return session.SessionInfo{}, fmt.Errorf("no session matches %s", a.id(ref))
 	case len(found) > 1:
-		return sessionstore.SessionInfo{}, fmt.Errorf("%s matches %d sessions: give more characters of the ID", a.id(ref), len(found))
+		return session.SessionInfo{}, fmt.Errorf("%s matches %d sessions: give more characters of the ID", a.id(ref), len(found))
 	}
 	return found[0], nil
 }

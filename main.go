@@ -27,7 +27,9 @@ import (
 	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/handlers"
 	"github.com/sessionsvc/sessionsvc/metrics"
-	"github.com/sessionsvc/sessionsvc/sessionstore"
+	"github.com/sessionsvc/sessionsvc/session"
+	"github.com/sessionsvc/sessionsvc/session/dirstore"
+	"github.com/sessionsvc/sessionsvc/session/redisstore"
 )
 
 func main() {
@@ -81,12 +83,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 
 	logKey := derive(cfg.SecretKey, "session ids in logs")
 	notify := handlers.SessionEventLogger(logger, logKey)
-	var observe func(sessionstore.Op, time.Duration, error)
+	var observe func(session.Op, time.Duration, error)
 	var m *metrics.Metrics
 	if cfg.MetricsAddr != "" {
 		m = metrics.New()
 		logNotify := notify
-		notify = func(ctx context.Context, e sessionstore.Event, id, oldID string) {
+		notify = func(ctx context.Context, e session.Event, id, oldID string) {
 			logNotify(ctx, e, id, oldID)
 			m.CountEvent(ctx, e, id, oldID)
 		}
@@ -114,7 +116,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	if m != nil {
 		deps.ObserveRequest = m.ObserveRequest
-		if p, ok := store.Backend().(interface{ PoolStats() sessionstore.PoolStats }); ok {
+		if p, ok := store.Backend().(session.PoolReporter); ok {
 			m.WatchPool(p.PoolStats)
 		}
 	}
@@ -189,9 +191,9 @@ func healthcheck(ctx context.Context, cfg config.Config) error {
 // openStore builds the session store that cfg describes; notify hears of
 // every session's creation, renewal and end, observe of every store
 // operation (either may be nil). Sessions are indexed by their email.
-func openStore(cfg config.Config, notify func(context.Context, sessionstore.Event, string, string), observe func(sessionstore.Op, time.Duration, error)) (*sessionstore.Store, error) {
+func openStore(cfg config.Config, notify func(context.Context, session.Event, string, string), observe func(session.Op, time.Duration, error)) (*session.Store, error) {
 	secrets := append([]string{cfg.SecretKey}, cfg.SecretKeyFallbacks...)
-	sc := sessionstore.Config{
+	sc := session.Config{
 		Lifetime:         cfg.Lifetime,
 		AbsoluteLifetime: cfg.AbsoluteLifetime,
 		Permanent:        cfg.Permanent,
@@ -210,25 +212,25 @@ func openStore(cfg config.Config, notify func(context.Context, sessionstore.Even
 		OwnerKey:         "email",
 	}
 	if cfg.UseSigner {
-		sc.Signer = sessionstore.NewSigner("session id", secrets...)
+		sc.Signer = session.NewSigner("session id", secrets...)
 	}
 	switch cfg.SessionType {
 	case "redis":
-		sc.Backend = sessionstore.NewRedis(sessionstore.RedisConfig{
+		sc.Backend = redisstore.New(redisstore.Config{
 			URL: cfg.RedisURL, Prefix: cfg.KeyPrefix, IndexPrefix: "by-email:" + cfg.KeyPrefix, Timeout: cfg.RedisTimeout, PoolSize: cfg.RedisPoolSize,
 			MinReplicas: cfg.RedisMinReplicas,
 			TLS:         &tls.Config{RootCAs: cfg.RedisCAs, MinVersion: tls.VersionTLS12},
 		})
 	case "filesystem":
-		dir, err := sessionstore.NewDir(cfg.FileDir)
+		dir, err := dirstore.New(cfg.FileDir)
 		if err != nil {
 			return nil, &config.Error{Var: "SESSION_FILE_DIR", Value: strconv.Quote(cfg.FileDir), Want: "want a directory this process can create and write: " + err.Error()}
 		}
 		sc.Backend = dir
 	case "cookie":
-		sc.Signer = sessionstore.NewSigner("cookie session", secrets...)
+		sc.Signer = session.NewSigner("cookie session", secrets...)
 	}
-	return sessionstore.New(sc)
+	return session.New(sc)
 }
 
 // derive makes a key for one purpose from the secret key.

@@ -20,7 +20,8 @@ import (
 
 	"github.com/joho/godotenv"
 
-	"github.com/sessionsvc/sessionsvc/sessionstore"
+	"github.com/sessionsvc/sessionsvc/session"
+	"github.com/sessionsvc/sessionsvc/session/redisstore"
 )
 
 // Config is the service's configuration. Tags: env is the variable,
@@ -46,7 +47,7 @@ type Config struct {
 	Permanent          bool   `env:"SESSION_PERMANENT" default:"true"`
 	UseSigner          bool   `env:"SESSION_USE_SIGNER" default:"false"`
 	Redis              string `env:"SESSION_REDIS" default:"redis://127.0.0.1:6379/0" secret:"url"`
-	RedisURL           sessionstore.RedisURL
+	RedisURL           redisstore.URL
 	KeyPrefix          string        `env:"SESSION_KEY_PREFIX" default:"session:"`
 	Lifetime           time.Duration `env:"PERMANENT_SESSION_LIFETIME" default:"2678400"`
 	RefreshEachRequest bool          `env:"SESSION_REFRESH_EACH_REQUEST" default:"true"`
@@ -247,7 +248,7 @@ func (c *Config) check(env map[string]string) error {
 		c.SessionType = "cookie"
 	}
 	var err error
-	if c.RedisURL, err = sessionstore.ParseRedisURL(c.Redis); err != nil {
+	if c.RedisURL, err = redisstore.ParseURL(c.Redis); err != nil {
 		return &Error{"SESSION_REDIS", strconv.Quote(redact(c.Redis)), err.Error() + "; want redis://[user:password@]host[:port][/db], rediss://... for TLS, unix:///path/to/socket[?db=N], or redis-sentinel://[[user:]password@]host[:port][,host2[:port2]...][/db]#mastername"}
 	}
 
@@ -256,7 +257,7 @@ func (c *Config) check(env map[string]string) error {
 	case c.SecretKey == "" && release:
 		return &Error{"SECRET_KEY", `""`, `required when GIN_MODE=release: set at least 32 random bytes, e.g. from "openssl rand -hex 32"`}
 	case c.SecretKey == "":
-		c.SecretKey, c.GeneratedSecret = sessionstore.NewID(), true
+		c.SecretKey, c.GeneratedSecret = session.NewID(), true
 	case release && weak(c.SecretKey):
 		return &Error{"SECRET_KEY", fmt.Sprintf("(hidden, %d bytes)", len(c.SecretKey)), `too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`}
 	}

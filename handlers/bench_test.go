@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
-	"github.com/sessionsvc/sessionsvc/sessionstore"
+	"github.com/sessionsvc/sessionsvc/session"
+	"github.com/sessionsvc/sessionsvc/session/redisstore"
 )
 
 // Benchmarks of every route through the whole handler (middleware, session
@@ -26,13 +27,13 @@ import (
 func benchHandler(b *testing.B) http.Handler {
 	b.Helper()
 	srv := redistest.Start(b)
-	u, err := sessionstore.ParseRedisURL(srv.URL)
+	u, err := redisstore.ParseURL(srv.URL)
 	if err != nil {
 		b.Fatal(err)
 	}
-	store, err := sessionstore.New(sessionstore.Config{
-		Backend:  sessionstore.NewRedis(sessionstore.RedisConfig{URL: u, Prefix: srv.Prefix, Timeout: 5 * time.Second, PoolSize: 32}), // a generous timeout: a busy machine must not fail a benchmark
-		Signer:   sessionstore.NewSigner("session id", "a benchmark secret of at least 32 bytes"),
+	store, err := session.New(session.Config{
+		Backend:  redisstore.New(redisstore.Config{URL: u, Prefix: srv.Prefix, Timeout: 5 * time.Second, PoolSize: 32}), // a generous timeout: a busy machine must not fail a benchmark
+		Signer:   session.NewSigner("session id", "a benchmark secret of at least 32 bytes"),
 		Lifetime: 31 * 24 * time.Hour, Refresh: true,
 		Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})

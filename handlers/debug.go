@@ -9,20 +9,20 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
-	"github.com/sessionsvc/sessionsvc/sessionstore"
+	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/web"
 )
 
-// inspector is a Store that can describe a session (sessionstore.Store is).
+// inspector is a Store that can describe a session (session.Store is).
 type inspector interface {
-	Inspect(ctx context.Context, s sessions.Session) (sessionstore.Snapshot, error)
+	Inspect(ctx context.Context, s sessions.Session) (session.Snapshot, error)
 }
 
 // debugPanel is what the welcome page shows developers in debug mode.
 type debugPanel struct {
 	Store    string // the store's name
 	Key      string // where the session is kept, the ID shortened; "" in the cookie
-	Snapshot sessionstore.Snapshot
+	Snapshot session.Snapshot
 }
 
 // shortID is how many characters of a session ID the panel shows.

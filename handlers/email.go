@@ -10,7 +10,7 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
-	"github.com/sessionsvc/sessionsvc/sessionstore"
+	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/web"
 )
 
@@ -50,7 +50,7 @@ func (s *server) handleSetEmail(c *gin.Context) {
 	// ID planted or seen before cannot follow the visitor in. The same email
 	// again changes nothing and writes nothing.
 	if old, _ := sess.Get("email").(string); old != email {
-		sessionstore.Renew(sess)
+		session.Renew(sess)
 		sess.Set("email", email)
 	}
 	if !s.save(c, sess) {
@@ -96,7 +96,7 @@ func (s *server) handleDeleteSession(c *gin.Context) {
 	if !ok {
 		return
 	}
-	sessionstore.Destroy(sess)
+	session.Destroy(sess)
 	if !s.save(c, sess) {
 		return
 	}
@@ -139,7 +139,7 @@ func (s *server) parseForm(c *gin.Context) bool {
 // answers 503 and returns false: an outage must not look like "no session".
 func (s *server) session(c *gin.Context) (sessions.Session, bool) {
 	sess := sessions.Default(c)
-	if err := sessionstore.Err(sess); err != nil {
+	if err := session.Err(sess); err != nil {
 		s.unavailable(c, err)
 		return nil, false
 	}
@@ -158,14 +158,14 @@ func (s *server) hasSessionCookie(c *gin.Context) bool {
 // save saves the session (and sends its cookie when due) before the page is
 // written. On failure it answers and returns false; nothing was stored.
 func (s *server) save(c *gin.Context, sess sessions.Session) bool {
-	err := sessionstore.Save(sess)
+	err := session.Save(sess)
 	switch {
 	case err == nil:
 		if id := sess.ID(); id != "" { // a new or renewed ID; a destroyed session keeps the old one in the log
 			c.Set(sessionLogKey, id)
 		}
 		return true
-	case errors.Is(err, sessionstore.ErrTooLarge):
+	case errors.Is(err, session.ErrTooLarge):
 		s.Logger.WarnContext(c.Request.Context(), "session too large", "error", err)
 		s.errorPage(c, http.StatusRequestEntityTooLarge, web.TooMuchDataTitle, web.TooMuchData)
 	default:

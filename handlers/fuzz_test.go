@@ -9,19 +9,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionsvc/sessionsvc/sessionstore"
+	"github.com/sessionsvc/sessionsvc/session"
+	"github.com/sessionsvc/sessionsvc/session/dirstore"
 )
 
 // FuzzSetEmail posts arbitrary bodies to /set_email: the answer is always a
 // redirect (stored), 400 (refused, with the form) or 413 (too large), never
 // a 500, and an accepted email is greeted escaped.
 func FuzzSetEmail(f *testing.F) {
-	dir, err := sessionstore.NewDir(f.TempDir())
+	dir, err := dirstore.New(f.TempDir())
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { dir.Close() })
-	store, err := sessionstore.New(sessionstore.Config{Backend: dir, Lifetime: time.Hour, Path: "/"})
+	store, err := session.New(session.Config{Backend: dir, Lifetime: time.Hour, Path: "/"})
 	if err != nil {
 		f.Fatal(err)
 	}

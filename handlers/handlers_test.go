@@ -18,7 +18,9 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
-	"github.com/sessionsvc/sessionsvc/sessionstore"
+	"github.com/sessionsvc/sessionsvc/session"
+	"github.com/sessionsvc/sessionsvc/session/dirstore"
+	"github.com/sessionsvc/sessionsvc/session/redisstore"
 )
 
 func TestMain(m *testing.M) {
@@ -51,7 +53,7 @@ func newTestServerWith(t *testing.T, kind string, deps Deps) *testServer {
 	t.Helper()
 	ts := &testServer{log: &bytes.Buffer{}}
 	logger := slog.New(slog.NewJSONHandler(ts.log, nil))
-	cfg := sessionstore.Config{
+	cfg := session.Config{
 		Lifetime: time.Hour, Permanent: true, Refresh: true, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		MaxSize: 200, Notify: SessionEventLogger(logger, []byte("log key")), OwnerKey: "email",
 	}
@@ -62,21 +64,21 @@ func newTestServerWith(t *testing.T, kind string, deps Deps) *testServer {
 		} else {
 			ts.redis = redistest.Start(t)
 		}
-		u, err := sessionstore.ParseRedisURL(ts.redis.URL)
+		u, err := redisstore.ParseURL(ts.redis.URL)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Backend = sessionstore.NewRedis(sessionstore.RedisConfig{URL: u, Prefix: ts.redis.Prefix, Timeout: 300 * time.Millisecond, PoolSize: 4})
+		cfg.Backend = redisstore.New(redisstore.Config{URL: u, Prefix: ts.redis.Prefix, Timeout: 300 * time.Millisecond, PoolSize: 4})
 	case "filesystem":
-		d, err := sessionstore.NewDir(t.TempDir())
+		d, err := dirstore.New(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.Backend = d
 	case "cookie":
-		cfg.Signer = sessionstore.NewSigner("cookie", "test secret")
+		cfg.Signer = session.NewSigner("cookie", "test secret")
 	}
-	store, err := sessionstore.New(cfg)
+	store, err := session.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

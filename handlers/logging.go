@@ -9,7 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/sessionsvc/sessionsvc/sessionstore"
+	"github.com/sessionsvc/sessionsvc/session"
 )
 
 // sessionLogKey is the gin context key of the session ID for the request
@@ -117,9 +117,9 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 // idHasher turns session IDs into what logs show for them: the first 12
 // hex digits of their HMAC under the log key. Stable across replicas that
 // share the key, useless as a cookie.
-type idHasher struct{ macs *sessionstore.MACPool }
+type idHasher struct{ macs *session.MACPool }
 
-func newIDHasher(key []byte) idHasher { return idHasher{sessionstore.NewMACPool(key)} }
+func newIDHasher(key []byte) idHasher { return idHasher{session.NewMACPool(key)} }
 
 func (h idHasher) hash(id string) string {
 	if id == "" {
@@ -133,10 +133,10 @@ func (h idHasher) hash(id string) string {
 // SessionEventLogger returns a sessionstore Config.Notify that logs each
 // session event (created, renewed, destroyed, refused) with hashed IDs and
 // the request ID.
-func SessionEventLogger(logger *slog.Logger, key []byte) func(context.Context, sessionstore.Event, string, string) {
+func SessionEventLogger(logger *slog.Logger, key []byte) func(context.Context, session.Event, string, string) {
 	h := withRequestID(logger.Handler())
 	ids := newIDHasher(key)
-	return func(ctx context.Context, e sessionstore.Event, id, oldID string) {
+	return func(ctx context.Context, e session.Event, id, oldID string) {
 		logFast(ctx, h, slog.LevelInfo, "session "+string(e),
 			slog.String("event", string(e)),
 			slog.String("session", ids.hash(id)),

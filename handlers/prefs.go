@@ -9,7 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/text/language"
 
-	"github.com/sessionsvc/sessionsvc/sessionstore"
+	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/web"
 )
 
@@ -83,7 +83,7 @@ func backTo(path string) string {
 func (s *server) preferences(c *gin.Context) (*web.Text, string) {
 	var lang, theme string
 	if v, ok := c.Get(sessions.DefaultKey); ok && s.hasSessionCookie(c) {
-		if sess, ok := v.(sessions.Session); ok && sessionstore.Err(sess) == nil {
+		if sess, ok := v.(sessions.Session); ok && session.Err(sess) == nil {
 			lang, _ = sess.Get(langKey).(string)
 			theme, _ = sess.Get(themeKey).(string)
 		}

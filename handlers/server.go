@@ -18,7 +18,7 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
-	"github.com/sessionsvc/sessionsvc/sessionstore"
+	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/web"
 )
 
@@ -183,7 +183,7 @@ func (s *server) forbidCrossSite(c *gin.Context) {
 // (X-Forwarded-Proto: https), so that their session cookies are Secure.
 func (s *server) markHTTPS(c *gin.Context) {
 	if c.Request.TLS == nil && strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https") && s.fromTrustedProxy(c.Request) {
-		c.Request = c.Request.WithContext(sessionstore.WithHTTPS(c.Request.Context()))
+		c.Request = c.Request.WithContext(session.WithHTTPS(c.Request.Context()))
 	}
 	c.Next()
 }

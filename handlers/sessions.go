@@ -12,7 +12,7 @@ import (
 )
 
 // otherSessionsEnder is a store that can end the other sessions of a
-// session's email (sessionstore.Store).
+// session's email (session.Store).
 type otherSessionsEnder interface {
 	EndOthers(ctx context.Context, sess sessions.Session) (int, error)
 	CanFind() bool

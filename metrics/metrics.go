@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/sessionsvc/sessionsvc/sessionstore"
+	"github.com/sessionsvc/sessionsvc/session"
 )
 
 // latencyBuckets suit a service whose requests take well under a
@@ -27,9 +27,9 @@ var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .02
 type Metrics struct {
 	reg         *prometheus.Registry
 	requests    *prometheus.HistogramVec
-	storeOps    map[sessionstore.Op]prometheus.Observer
-	storeErrors map[sessionstore.Op]prometheus.Counter
-	sessions    map[sessionstore.Event]prometheus.Counter
+	storeOps    map[session.Op]prometheus.Observer
+	storeErrors map[session.Op]prometheus.Counter
+	sessions    map[session.Event]prometheus.Counter
 	statuses    [600]string // "100" to "599", so labelling allocates nothing
 }
 
@@ -38,9 +38,9 @@ type Metrics struct {
 func New() *Metrics {
 	m := &Metrics{
 		reg:         prometheus.NewRegistry(),
-		storeOps:    map[sessionstore.Op]prometheus.Observer{},
-		storeErrors: map[sessionstore.Op]prometheus.Counter{},
-		sessions:    map[sessionstore.Event]prometheus.Counter{},
+		storeOps:    map[session.Op]prometheus.Observer{},
+		storeErrors: map[session.Op]prometheus.Counter{},
+		sessions:    map[session.Event]prometheus.Counter{},
 	}
 	m.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "sessionsvc_http_request_duration_seconds",
@@ -62,11 +62,11 @@ func New() *Metrics {
 	}, []string{"event"})
 	// Every series exists from the start, at zero, so that rates work from
 	// the first scrape.
-	for _, op := range []sessionstore.Op{sessionstore.OpLoad, sessionstore.OpRefresh, sessionstore.OpSave, sessionstore.OpDelete} {
+	for _, op := range []session.Op{session.OpLoad, session.OpRefresh, session.OpSave, session.OpDelete} {
 		m.storeOps[op] = storeOps.WithLabelValues(string(op))
 		m.storeErrors[op] = storeErrors.WithLabelValues(string(op))
 	}
-	for _, e := range []sessionstore.Event{sessionstore.Created, sessionstore.Renewed, sessionstore.Destroyed, sessionstore.Refused} {
+	for _, e := range []session.Event{session.Created, session.Renewed, session.Destroyed, session.Refused} {
 		m.sessions[e] = sessions.WithLabelValues(string(e))
 	}
 	for i := 100; i < len(m.statuses); i++ {
@@ -103,8 +103,8 @@ func (m *Metrics) ObserveRequest(method, route string, status int, d time.Durati
 }
 
 // ObserveStore records one session store operation; it fits
-// sessionstore.Config.Observe.
-func (m *Metrics) ObserveStore(op sessionstore.Op, d time.Duration, err error) {
+// session.Config.Observe.
+func (m *Metrics) ObserveStore(op session.Op, d time.Duration, err error) {
 	if o, ok := m.storeOps[op]; ok {
 		o.Observe(d.Seconds())
 		if err != nil {
@@ -113,8 +113,8 @@ func (m *Metrics) ObserveStore(op sessionstore.Op, d time.Duration, err error) {
 	}
 }
 
-// CountEvent counts one session event; it fits sessionstore.Config.Notify.
-func (m *Metrics) CountEvent(_ context.Context, e sessionstore.Event, _, _ string) {
+// CountEvent counts one session event; it fits session.Config.Notify.
+func (m *Metrics) CountEvent(_ context.Context, e session.Event, _, _ string) {
 	if c, ok := m.sessions[e]; ok {
 		c.Inc()
 	}
@@ -122,7 +122,7 @@ func (m *Metrics) CountEvent(_ context.Context, e sessionstore.Event, _, _ strin
 
 // WatchPool adds the gauges and counters of a Redis connection pool, read
 // from stats at each scrape (nothing is recorded per request).
-func (m *Metrics) WatchPool(stats func() sessionstore.PoolStats) {
+func (m *Metrics) WatchPool(stats func() session.PoolStats) {
 	m.reg.MustRegister(poolCollector{stats})
 }
 
@@ -141,7 +141,7 @@ var (
 
 // poolCollector reads a pool's figures when scraped.
 type poolCollector struct {
-	stats func() sessionstore.PoolStats
+	stats func() session.PoolStats
 }
 
 func (poolCollector) Describe(ch chan<- *prometheus.Desc) {

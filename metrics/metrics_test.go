@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionsvc/sessionsvc/sessionstore"
+	"github.com/sessionsvc/sessionsvc/session"
 )
 
 // exposition returns what a scrape of m shows.
@@ -50,11 +50,11 @@ func TestStoreAndSessionSeries(t *testing.T) {
 			t.Errorf("series %s missing before any event", s)
 		}
 	}
-	m.ObserveStore(sessionstore.OpSave, time.Millisecond, nil)
-	m.ObserveStore(sessionstore.OpSave, time.Second, errors.New("down"))
-	m.CountEvent(t.Context(), sessionstore.Renewed, "", "")
-	m.WatchPool(func() sessionstore.PoolStats {
-		return sessionstore.PoolStats{Active: 5, Idle: 2, Waiting: 3, Waits: 7, WaitTime: 1500 * time.Millisecond}
+	m.ObserveStore(session.OpSave, time.Millisecond, nil)
+	m.ObserveStore(session.OpSave, time.Second, errors.New("down"))
+	m.CountEvent(t.Context(), session.Renewed, "", "")
+	m.WatchPool(func() session.PoolStats {
+		return session.PoolStats{Active: 5, Idle: 2, Waiting: 3, Waits: 7, WaitTime: 1500 * time.Millisecond}
 	})
 	out = exposition(t, m)
 	for _, s := range []string{
@@ -90,7 +90,7 @@ func BenchmarkObserveStore(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			m.ObserveStore(sessionstore.OpLoad, 100*time.Microsecond, nil)
+			m.ObserveStore(session.OpLoad, 100*time.Microsecond, nil)
 		}
 	})
 }

@@ -6,6 +6,7 @@
 package redistest
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -191,6 +192,14 @@ func (s *Server) Keys() []string {
 			return keys
 		}
 	}
+}
+
+// Dial opens a connection to the server, with opts.
+func (s *Server) Dial(ctx context.Context, opts ...redis.DialOption) (redis.Conn, error) {
+	if sock, ok := strings.CutPrefix(s.URL, "unix://"); ok {
+		return redis.DialContext(ctx, "unix", sock, opts...)
+	}
+	return redis.DialURLContext(ctx, s.URL, opts...)
 }
 
 func dialURL(url string, opts ...redis.DialOption) (redis.Conn, error) {

@@ -1,0 +1,4 @@
+package session
+
+// ForwardData is forwardData, for the external tests.
+var ForwardData = forwardData

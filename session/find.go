@@ -1,0 +1,270 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gin-contrib/sessions"
+)
+
+// SessionInfo is what an operator sees of one stored session.
+type SessionInfo struct {
+	// Key is the backend key: the session ID, or its hash with HashIDs.
+	Key string
+	// Owner is the session's Config.OwnerKey value; "" for none.
+	Owner string
+	// Values are the session's values, without the store's own fields; nil
+	// when the record cannot be decoded.
+	Values map[string]any
+	// Created is when the session began, known only with AbsoluteLifetime.
+	Created time.Time
+	// TTL is the time left before the record expires.
+	TTL time.Duration
+	// Size is the record's size in bytes.
+	Size int
+	// Forward marks the old key of a renewed session, which leads to the
+	// new one until Config.RenewGrace has passed.
+	Forward bool
+}
+
+// ErrNotOnServer is returned when sessions cannot be found on the server:
+// cookie sessions live only in the browsers, and a backend that is no
+// Lister cannot be walked.
+var ErrNotOnServer = errors.New("sessions are not kept where they can be listed: cookie sessions live only in the browsers")
+
+// revokeBatch bounds the records deleted in one Write.
+const revokeBatch = 500
+
+// CanFind reports whether the store can find and end stored sessions
+// (Sessions, SessionsOf, Find, Revoke, EndOthers): false for cookie
+// sessions.
+func (s *Store) CanFind() bool {
+	_, ok := s.cfg.Backend.(Lister)
+	return ok
+}
+
+func (s *Store) lister() (Lister, error) {
+	l, ok := s.cfg.Backend.(Lister)
+	if !ok {
+		return nil, ErrNotOnServer
+	}
+	return l, nil
+}
+
+// Sessions calls fn with successive batches of every stored session, with
+// the backend's Lister (Redis: SCAN). The backend is not held for long; a
+// session written or ended during the walk may or may not be seen.
+func (s *Store) Sessions(ctx context.Context, fn func([]SessionInfo) error) error {
+	return s.sessions(ctx, "", fn)
+}
+
+func (s *Store) sessions(ctx context.Context, prefix string, fn func([]SessionInfo) error) error {
+	l, err := s.lister()
+	if err != nil {
+		return err
+	}
+	err = l.List(ctx, prefix, func(recs []Stored) error {
+		return fn(s.infos(recs))
+	})
+	if err != nil {
+		return fmt.Errorf("%w: list sessions: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// SessionsOf returns owner's live sessions (owners compare without regard
+// to case): from the backend's OwnerIndex when it keeps one, by walking
+// every session otherwise.
+func (s *Store) SessionsOf(ctx context.Context, owner string) ([]SessionInfo, error) {
+	var out []SessionInfo
+	keep := func(batch []SessionInfo) error {
+		for _, si := range batch {
+			if si.Owner != "" && strings.EqualFold(si.Owner, owner) {
+				out = append(out, si)
+			}
+		}
+		return nil
+	}
+	idx, ok := s.cfg.Backend.(OwnerIndex)
+	if !ok || s.cfg.OwnerKey == "" {
+		return out, s.Sessions(ctx, keep)
+	}
+	l, err := s.lister()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := idx.Owned(ctx, owner)
+	if err == nil && len(keys) > 0 {
+		var recs []Stored
+		if recs, err = l.Get(ctx, keys...); err == nil {
+			err = keep(s.infos(recs))
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: find sessions: %w", ErrUnavailable, err)
+	}
+	return out, nil
+}
+
+// Find returns the stored sessions that ref names: a full session ID (as
+// in the cookie, with or without its signature), or the start of a backend
+// key as operators see it (at least one character of the base64url
+// alphabet). Several sessions may match a short ref.
+func (s *Store) Find(ctx context.Context, ref string) ([]SessionInfo, error) {
+	if id, _, signed := strings.Cut(ref, "."); signed && validID(id) {
+		ref = id
+	}
+	if ref == "" || !base64urlOnly(ref) {
+		return nil, fmt.Errorf("%q is not a session ID: want characters A-Z a-z 0-9 - _ only", ref)
+	}
+	l, err := s.lister()
+	if err != nil {
+		return nil, err
+	}
+	if validID(ref) { // a whole ID names one key: no need to scan for it
+		recs, err := l.Get(ctx, s.Key(ref))
+		if err != nil {
+			return nil, fmt.Errorf("%w: find session: %w", ErrUnavailable, err)
+		}
+		return s.infos(recs), nil
+	}
+	var out []SessionInfo
+	err = s.sessions(ctx, ref, func(batch []SessionInfo) error {
+		out = append(out, batch...)
+		return nil
+	})
+	return out, err
+}
+
+// Revoke ends the given sessions on the server: their records are deleted
+// and they leave their owner's index. Browsers that still hold their
+// cookies get a fresh session on their next request.
+func (s *Store) Revoke(ctx context.Context, ss ...SessionInfo) error {
+	if _, err := s.lister(); err != nil {
+		return err
+	}
+	recs := make([]Record, 0, min(len(ss), revokeBatch))
+	for i, si := range ss {
+		recs = append(recs, Record{Key: si.Key, PrevOwner: si.Owner})
+		if len(recs) == revokeBatch || i == len(ss)-1 {
+			if err := s.write(ctx, OpDelete, recs...); err != nil {
+				return fmt.Errorf("%w: revoke sessions: %w", ErrUnavailable, err)
+			}
+			recs = recs[:0]
+		}
+	}
+	return nil
+}
+
+// EndOthers ends every other session of sess's owner, keeping sess, and
+// returns how many it ended. A session without an owner has no others.
+// Each ended session is reported to Config.Notify as Destroyed (with its ID
+// when keys are IDs, without when they are hashes).
+func (s *Store) EndOthers(ctx context.Context, sess sessions.Session) (int, error) {
+	if err := Err(sess); err != nil {
+		return 0, err
+	}
+	owner, _ := sess.Get(s.cfg.OwnerKey).(string)
+	if s.cfg.OwnerKey == "" || owner == "" || sess.ID() == "" {
+		return 0, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	all, err := s.SessionsOf(ctx, owner)
+	if err != nil {
+		return 0, err
+	}
+	self := s.Key(sess.ID())
+	others := all[:0]
+	for _, si := range all {
+		if si.Key != self { // forwards hold no owner: SessionsOf never lists them
+			others = append(others, si)
+		}
+	}
+	if err := s.Revoke(ctx, others...); err != nil {
+		return 0, err
+	}
+	for _, si := range others {
+		id := si.Key
+		if s.cfg.HashIDs {
+			id = ""
+		}
+		s.cfg.Notify(ctx, Destroyed, id, "")
+	}
+	return len(others), nil
+}
+
+// Describe returns facts about where the backend keeps sessions (such as
+// the Redis server's address), for readiness checks; nil when it tells
+// nothing. Never a secret.
+func (s *Store) Describe() map[string]string {
+	if d, ok := s.cfg.Backend.(Describer); ok {
+		return d.Describe()
+	}
+	return nil
+}
+
+// owner returns the session's OwnerKey value, or "".
+func (s *Store) owner(values map[any]any) string {
+	if s.cfg.OwnerKey == "" {
+		return ""
+	}
+	o, _ := values[s.cfg.OwnerKey].(string)
+	return o
+}
+
+// touchOwned keeps the owner index's entry for key in step with a refresh
+// of the record by ttl. It reports whether the refresh is complete; a
+// failure leaves the entry as it was (still ahead of now, since the record
+// was alive) and the refresh due again.
+func (s *Store) touchOwned(ctx context.Context, owner, key string, ttl time.Duration) bool {
+	idx, ok := s.cfg.Backend.(OwnerIndex)
+	if !ok || owner == "" {
+		return true
+	}
+	start := time.Now()
+	err := idx.TouchOwned(ctx, owner, key, ttl)
+	s.cfg.Observe(OpRefresh, time.Since(start), err)
+	return err == nil
+}
+
+// infos decodes stored records for operators.
+func (s *Store) infos(recs []Stored) []SessionInfo {
+	out := make([]SessionInfo, 0, len(recs))
+	for _, r := range recs {
+		si := SessionInfo{Key: r.Key, TTL: r.TTL, Size: len(r.Data)}
+		values := map[any]any{}
+		if m, err := decodeData(r.Data, values); err == nil {
+			si.Owner = s.owner(values)
+			si.Forward = m.renewedTo != ""
+			if m.created > 0 {
+				si.Created = time.Unix(m.created, 0)
+			}
+			si.Values = make(map[string]any, len(values))
+			for k, v := range values {
+				si.Values[k.(string)] = v
+			}
+		}
+		out = append(out, si)
+	}
+	return out
+}
+
+// base64urlOnly reports whether s uses only the characters of IDs and keys.
+func base64urlOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Backend returns the store's backend; nil for cookie sessions.
+func (s *Store) Backend() Backend {
+	return s.cfg.Backend
+}

@@ -1,0 +1,40 @@
+package session
+
+import (
+	"context"
+	"time"
+)
+
+// Op is a kind of backend operation, as reported to Config.Observe.
+type Op string
+
+// The operations. Load reads a session; Refresh is a read that also pushes
+// its expiry back (and any follow-up that keeps the owner index in step);
+// Save writes one (a renewal included); Delete ends sessions.
+const (
+	OpLoad    Op = "load"
+	OpRefresh Op = "refresh"
+	OpSave    Op = "save"
+	OpDelete  Op = "delete"
+)
+
+// loadRecord is Backend.Load, observed: a load, or a refresh when refresh
+// is positive.
+func (s *Store) loadRecord(ctx context.Context, key string, refresh time.Duration) ([]byte, bool, error) {
+	op := OpLoad
+	if refresh > 0 {
+		op = OpRefresh
+	}
+	start := time.Now()
+	data, found, err := s.cfg.Backend.Load(ctx, key, refresh)
+	s.cfg.Observe(op, time.Since(start), err)
+	return data, found, err
+}
+
+// write is Backend.Write, observed as op.
+func (s *Store) write(ctx context.Context, op Op, recs ...Record) error {
+	start := time.Now()
+	err := s.cfg.Backend.Write(ctx, recs...)
+	s.cfg.Observe(op, time.Since(start), err)
+	return err
+}

@@ -1,0 +1,72 @@
+package session_test
+
+import (
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/sessionsvc/sessionsvc/session"
+	"github.com/sessionsvc/sessionsvc/session/dirstore"
+	"github.com/sessionsvc/sessionsvc/session/sessiontest"
+)
+
+// Cookie sessions are the core's own: they have no backend.
+func TestConformance(t *testing.T) { sessiontest.Run(t, nil) }
+
+// FuzzCookie: any cookie value gives a usable session, never a panic or an
+// error, for every kind of store; one that is not a live session gives an
+// empty new one.
+func FuzzCookie(f *testing.F) {
+	dir, err := dirstore.New(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { dir.Close() })
+	signer := session.NewSigner("session", "secret")
+	live := session.NewID()
+	dir.Write(f.Context(), session.Record{Key: live, Data: []byte(`{"email":"a@example.com"}`), TTL: time.Hour})
+	renewed := session.NewID()
+	dir.Write(f.Context(), session.Record{Key: renewed, Data: session.ForwardData(renewed, live, time.Now().Add(time.Hour)), TTL: time.Hour})
+	stores := map[string]*session.Store{}
+	for name, cfg := range map[string]session.Config{
+		"dir":        {Backend: dir},
+		"dir-signed": {Backend: dir, Signer: signer, HashIDs: true},
+		"cookie":     {Signer: signer, AbsoluteLifetime: time.Hour},
+	} {
+		cfg.Lifetime = time.Hour
+		s, err := session.New(cfg)
+		if err != nil {
+			f.Fatal(err)
+		}
+		stores[name] = s
+	}
+	f.Add(live)
+	f.Add(renewed)
+	f.Add(signer.Sign("session", live))
+	f.Add(signer.Sign("session", "eyJlbWFpbCI6ImFAYi5jIn0.99999999999"))
+	f.Add(signer.Sign("session", "bnVsbA.99999999999")) // JSON null
+	f.Add("%00\xff;,=")
+	f.Fuzz(func(t *testing.T, value string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Cookie", "session="+value)
+		for name, s := range stores {
+			gs, err := s.Get(r, "session")
+			if err != nil || gs == nil || gs.Values == nil {
+				t.Fatalf("%s: Get = %v, %v", name, gs, err)
+			}
+			if gs.IsNew && len(gs.Values) != 0 {
+				t.Fatalf("%s: a refused cookie left values %v", name, gs.Values)
+			}
+			w := httptest.NewRecorder()
+			gs.Values["k"] = "v"
+			if err := s.Save(r, w, gs); err != nil {
+				t.Fatalf("%s: Save: %v", name, err)
+			}
+			if len(w.Result().Cookies()) > 1 {
+				t.Fatalf("%s: %d cookies", name, len(w.Result().Cookies()))
+			}
+		}
+	})
+}
+
+func BenchmarkStore(b *testing.B) { sessiontest.Bench(b, nil) }
