@@ -24,6 +24,7 @@ import (
 
 	"github.com/sessionsvc/sessionsvc/internal/ginmode" // first: see its doc
 
+	"github.com/sessionsvc/sessionsvc/admin"
 	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/handlers"
 	"github.com/sessionsvc/sessionsvc/metrics"
@@ -42,7 +43,7 @@ func main() {
 	if err := run(ctx, os.Args, ginmode.Environ(), os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		_, badConfig := errors.AsType[*config.Error](err)
-		_, badUsage := errors.AsType[*usageError](err)
+		_, badUsage := errors.AsType[*admin.UsageError](err)
 		if badConfig || badUsage {
 			os.Exit(2)
 		}
@@ -67,9 +68,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		case "healthcheck":
 			return healthcheck(ctx, cfg)
 		case "sessions":
-			return adminSessions(ctx, cfg, args[2:], stdout)
+			open := func() (*sessionstore.Store, error) { return openStore(cfg, nil, nil) }
+			return admin.Run(ctx, cfg, open, args[2:], stdout)
 		default:
-			return &usageError{fmt.Sprintf("unknown command %q; usage: %s [healthcheck | sessions ...]", args[1], args[0])}
+			return &admin.UsageError{Msg: fmt.Sprintf("unknown command %q; usage: %s [healthcheck | sessions ...]", args[1], args[0])}
 		}
 	}
 	logs := newLogBuffer(stdout, logFlushInterval)

@@ -1,4 +1,8 @@
-package main
+// Package admin is the "sessionsvc sessions" command: it counts, lists,
+// shows and revokes the sessions kept in the store the environment
+// configures. It reads and ends sessions only through the store's own
+// listing, lookup and revoke methods; the caller opens the store.
+package admin
 
 import (
 	"context"
@@ -14,10 +18,11 @@ import (
 	"github.com/sessionsvc/sessionsvc/sessionstore"
 )
 
-// usageError is a command line the binary cannot act on; main exits 2.
-type usageError struct{ msg string }
+// UsageError is a command line the binary cannot act on: Msg says what is
+// wrong and, where it helps, shows the usage. The binary exits 2 on it.
+type UsageError struct{ Msg string }
 
-func (e *usageError) Error() string { return e.msg }
+func (e *UsageError) Error() string { return e.Msg }
 
 const sessionsUsage = `usage: sessionsvc sessions COMMAND [--full-ids]
 
@@ -79,40 +84,41 @@ func parseSessionsArgs(args []string) (pos []string, email string, full, help bo
 	return pos, email, full, help, nil
 }
 
-// adminSessions runs "sessionsvc sessions ...": args are what follows
-// "sessions". Output goes to stdout; errors are returned (a *usageError for
-// a bad command line).
-func adminSessions(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+// Run runs "sessionsvc sessions ...": args are what follows "sessions".
+// open is called once, after the command line has been checked, to open
+// the store cfg describes; Run closes it. Output goes to stdout; errors are
+// returned, a *UsageError for a bad command line.
+func Run(ctx context.Context, cfg config.Config, open func() (*sessionstore.Store, error), args []string, stdout io.Writer) error {
 	pos, email, full, help, err := parseSessionsArgs(args)
 	if err != nil {
-		return &usageError{err.Error() + "\n\n" + sessionsUsage}
+		return &UsageError{err.Error() + "\n\n" + sessionsUsage}
 	}
 	if help {
 		fmt.Fprintln(stdout, sessionsUsage)
 		return nil
 	}
 	if len(pos) == 0 {
-		return &usageError{"no command given\n\n" + sessionsUsage}
+		return &UsageError{"no command given\n\n" + sessionsUsage}
 	}
 	cmd, want := pos[0], map[string]int{"count": 1, "list": 1, "show": 2, "revoke": 2, "revoke-email": 2}
 	n, known := want[cmd]
 	switch {
 	case !known:
-		return &usageError{fmt.Sprintf("unknown command %q\n\n%s", cmd, sessionsUsage)}
+		return &UsageError{fmt.Sprintf("unknown command %q\n\n%s", cmd, sessionsUsage)}
 	case len(pos) != n:
-		return &usageError{fmt.Sprintf("%s takes %d argument(s), got %d\n\n%s", cmd, n-1, len(pos)-1, sessionsUsage)}
+		return &UsageError{fmt.Sprintf("%s takes %d argument(s), got %d\n\n%s", cmd, n-1, len(pos)-1, sessionsUsage)}
 	case email != "" && cmd != "list":
-		return &usageError{"--email goes with list only; to end an email's sessions use revoke-email E"}
+		return &UsageError{"--email goes with list only; to end an email's sessions use revoke-email E"}
 	case n == 2 && strings.TrimSpace(pos[1]) == "":
-		return &usageError{cmd + " needs a non-empty argument"}
+		return &UsageError{cmd + " needs a non-empty argument"}
 	case (cmd == "show" || cmd == "revoke") && len(pos[1]) < minRefLen:
-		return &usageError{fmt.Sprintf("%q is too short to name a session: give at least %d characters of its ID", pos[1], minRefLen)}
+		return &UsageError{fmt.Sprintf("%q is too short to name a session: give at least %d characters of its ID", pos[1], minRefLen)}
 	}
 
 	if cfg.SessionType == "cookie" {
 		return errors.New("SESSION_TYPE=cookie keeps each session in its browser's cookie: there is nothing on the server to count, list or revoke")
 	}
-	store, err := openStore(cfg, nil, nil)
+	store, err := open()
 	if err != nil {
 		return err
 	}
@@ -279,7 +285,7 @@ func (a *admin) revokeEmail(ctx context.Context, email string) error {
 func (a *admin) find(ctx context.Context, ref string) (sessionstore.SessionInfo, error) {
 	found, err := a.store.Find(ctx, ref)
 	if err != nil && !errors.Is(err, sessionstore.ErrUnavailable) {
-		return sessionstore.SessionInfo{}, &usageError{err.Error()}
+		return sessionstore.SessionInfo{}, &UsageError{err.Error()}
 	}
 	switch {
 	case err != nil:
