@@ -28,9 +28,12 @@ commands:
   revoke-email E      end every session of email E
 
 ID is a full session ID (a cookie's value) or its first characters as list
-prints them (at least 6); put "--" before an ID that starts with "--". Session IDs are printed shortened; --full-ids
+prints them (at least 6). Session IDs are printed shortened; --full-ids
 prints them whole: they are as good as the cookies, keep them secret. With
-SESSION_HASH_IDS=true the store knows only hashes, and those are shown.`
+SESSION_HASH_IDS=true the store knows only hashes, and those are shown.
+
+Flags may come before or after the command and its argument. "--" ends
+them: put it before an ID that starts with "--". -h or --help prints this.`
 
 // minRefLen is the fewest characters of an ID that show and revoke accept.
 const minRefLen = 6
