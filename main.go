@@ -24,6 +24,7 @@ import (
 
 	"github.com/sessionsvc/sessionsvc/internal/ginmode" // first: see its doc
 
+	"github.com/sessionsvc/sessionsvc/admin"
 	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/handlers"
 	"github.com/sessionsvc/sessionsvc/metrics"
@@ -44,7 +45,7 @@ func main() {
 	if err := run(ctx, os.Args, ginmode.Environ(), os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		_, badConfig := errors.AsType[*config.Error](err)
-		_, badUsage := errors.AsType[*usageError](err)
+		_, badUsage := errors.AsType[*admin.UsageError](err)
 		if badConfig || badUsage {
 			os.Exit(2)
 		}
@@ -52,10 +53,38 @@ func main() {
 	}
 }
 
+// usage is what "sessionsvc --help" prints on stdout, and a mistyped
+// command on stderr.
+const usage = `usage: sessionsvc [COMMAND]
+
+With no command, serves the site on HOST:PORT until SIGINT or SIGTERM, with
+sessions in the store the environment configures (SESSION_TYPE, ...; a .env
+file in the working directory adds to the environment).
+
+commands:
+  healthcheck         ask the running service's /healthz; exit 0 if it is healthy
+  sessions COMMAND    count, list, show or revoke stored sessions
+                      ("sessionsvc sessions --help" tells more)
+  help, -h, --help    print this text`
+
 // run starts the service and serves until ctx ends, then shuts down
-// gracefully. environ is the process environment (a .env file in the working
-// directory adds to it; the environment wins). Logs go to stdout.
+// gracefully; or, if args[1] names a command (see usage), runs that.
+// environ is the process environment (a .env file in the working directory
+// adds to it; the environment wins). Logs go to stdout.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	cmd := ""
+	if len(args) > 1 {
+		cmd = args[1]
+	}
+	// Help and a mistyped command need nothing from the environment.
+	switch cmd {
+	case "", "healthcheck", "sessions":
+	case "help", "-h", "-help", "--help":
+		_, err := fmt.Fprintln(stdout, usage)
+		return err
+	default:
+		return &admin.UsageError{Msg: fmt.Sprintf("unknown command %q\n\n%s", cmd, usage)}
+	}
 	dotenv, err := config.ReadDotEnv(".env")
 	if err != nil {
 		return err
@@ -64,15 +93,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	if len(args) > 1 {
-		switch args[1] {
-		case "healthcheck":
-			return healthcheck(ctx, cfg)
-		case "sessions":
-			return adminSessions(ctx, cfg, args[2:], stdout)
-		default:
-			return &usageError{fmt.Sprintf("unknown command %q; usage: %s [healthcheck | sessions ...]", args[1], args[0])}
-		}
+	switch cmd {
+	case "healthcheck":
+		return healthcheck(ctx, cfg)
+	case "sessions":
+		open := func() (*session.Store, error) { return openStore(cfg, nil, nil) }
+		return admin.Run(ctx, cfg, open, args[2:], stdout)
 	}
 	logs := newLogBuffer(stdout, logFlushInterval)
 	defer logs.Close()

@@ -13,11 +13,11 @@ import (
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
 )
 
-// runSessions runs the built binary's sessions command with env and returns its
-// output and exit status.
-func runSessions(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+// runBinary runs the built binary with args and env in an empty directory
+// and returns its output and exit status.
+func runBinary(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"sessions"}, args...)...)
+	cmd := exec.Command(binary, args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = env
 	var out, errOut bytes.Buffer
@@ -29,6 +29,13 @@ func runSessions(t *testing.T, env []string, args ...string) (stdout, stderr str
 		t.Fatal(err)
 	}
 	return out.String(), errOut.String(), code
+}
+
+// runSessions runs the built binary's sessions command with env and returns its
+// output and exit status.
+func runSessions(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	return runBinary(t, env, append([]string{"sessions"}, args...)...)
 }
 
 func TestSessionsCommand(t *testing.T) {
@@ -146,30 +153,54 @@ func TestSessionsCommandOnADirectory(t *testing.T) {
 	}
 }
 
-func TestParseSessionsArgs(t *testing.T) {
+// TestHelp: the binary's and the sessions command's usage go to stdout with
+// exit 0; a mistyped command or flag sends it to stderr with exit 2.
+func TestHelp(t *testing.T) {
+	const top, sessions = "usage: sessionsvc [COMMAND]", "usage: sessionsvc sessions COMMAND"
+	ok := []string{"HOME=" + t.TempDir()}
+	// The top level answers before it reads the environment.
+	badConfig := []string{"SESSION_TYPE=memcached", "HOME=" + t.TempDir()}
 	for _, tc := range []struct {
-		args  []string
-		pos   []string
-		email string
-		full  bool
-		err   string
+		name        string
+		env         []string
+		args        []string
+		code        int
+		stdout      []string // what stdout contains; stderr is then empty
+		stderr      []string // what stderr contains; stdout is then empty
+		notInStdout string
 	}{
-		{[]string{"list", "--email", "a@b.c"}, []string{"list"}, "a@b.c", false, ""},
-		{[]string{"--email=a@b.c", "list"}, []string{"list"}, "a@b.c", false, ""},
-		{[]string{"show", "-full-ids", "-AbCdEf"}, []string{"show", "-AbCdEf"}, "", true, ""},
-		{[]string{"show", "--", "--AbCdE"}, []string{"show", "--AbCdE"}, "", false, ""},
-		{[]string{"list", "--color"}, nil, "", false, "flag provided but not defined: -color"},
-		{[]string{"list", "--email"}, nil, "", false, "flag needs an argument: -email"},
+		{"--help", ok, []string{"--help"}, 0, []string{top, "healthcheck", "sessions COMMAND", "sessionsvc sessions --help"}, nil, sessions},
+		{"-h", ok, []string{"-h"}, 0, []string{top}, nil, sessions},
+		{"help", ok, []string{"help"}, 0, []string{top}, nil, sessions},
+		{"--help with a bad environment", badConfig, []string{"--help"}, 0, []string{top}, nil, sessions},
+		{"unknown command", ok, []string{"frobnicate"}, 2, nil, []string{`unknown command "frobnicate"`, top}, ""},
+		{"a flag for sessions at the top", ok, []string{"--full-ids"}, 2, nil, []string{`unknown command "--full-ids"`, top}, ""},
+		{"sessions --help", ok, []string{"sessions", "--help"}, 0, []string{sessions, "revoke-email E", "--full-ids"}, nil, top},
+		{"sessions -h", ok, []string{"sessions", "-h"}, 0, []string{sessions}, nil, top},
+		{"sessions list --help", ok, []string{"sessions", "list", "--help"}, 0, []string{sessions}, nil, top},
+		{"sessions unknown flag", ok, []string{"sessions", "list", "--colour"}, 2, nil, []string{"flag provided but not defined: -colour", sessions}, ""},
 	} {
-		pos, email, full, _, err := parseSessionsArgs(tc.args)
-		if tc.err != "" {
-			if err == nil || err.Error() != tc.err {
-				t.Errorf("%q: error %v, want %q", tc.args, err, tc.err)
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runBinary(t, tc.env, tc.args...)
+			if code != tc.code {
+				t.Fatalf("%q: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", tc.args, code, tc.code, out, errOut)
 			}
-			continue
-		}
-		if err != nil || !slices.Equal(pos, tc.pos) || email != tc.email || full != tc.full {
-			t.Errorf("%q = %q %q %v %v, want %q %q %v", tc.args, pos, email, full, err, tc.pos, tc.email, tc.full)
-		}
+			for _, want := range []struct {
+				name, got string
+				parts     []string
+			}{{"stdout", out, tc.stdout}, {"stderr", errOut, tc.stderr}} {
+				if len(want.parts) == 0 && want.got != "" {
+					t.Errorf("%q: %s = %q, want it empty", tc.args, want.name, want.got)
+				}
+				for _, p := range want.parts {
+					if !strings.Contains(want.got, p) {
+						t.Errorf("%q: %s lacks %q:\n%s", tc.args, want.name, p, want.got)
+					}
+				}
+			}
+			if tc.notInStdout != "" && strings.Contains(out, tc.notInStdout) {
+				t.Errorf("%q: stdout holds %q, the other usage:\n%s", tc.args, tc.notInStdout, out)
+			}
+		})
 	}
 }

@@ -1,4 +1,8 @@
-package main
+// Package admin is the "sessionsvc sessions" command: it counts, lists,
+// shows and revokes the sessions kept in the store the environment
+// configures. It reads and ends sessions only through the store's own
+// listing, lookup and revoke methods; the caller opens the store.
+package admin
 
 import (
 	"context"
@@ -14,121 +18,43 @@ import (
 	"github.com/sessionsvc/sessionsvc/session"
 )
 
-// usageError is a command line the binary cannot act on; main exits 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-const sessionsUsage = `usage: sessionsvc sessions COMMAND [--full-ids]
-
-Finds and ends sessions in the store the environment configures
-(SESSION_TYPE, SESSION_REDIS, SESSION_KEY_PREFIX, ...). Redis is walked with
-SCAN in small steps, never KEYS; a directory store is read file by file.
-
-commands:
-  count               how many sessions are stored, how many hold an email
-  list [--email E]    one line per session (all, or those of email E)
-  show ID             one session: its email, expiry, size and values
-  revoke ID           end one session
-  revoke-email E      end every session of email E
-
-ID is a full session ID (a cookie's value) or its first characters as list
-prints them (at least 6); put "--" before an ID that starts with "--". Session IDs are printed shortened; --full-ids
-prints them whole: they are as good as the cookies, keep them secret. With
-SESSION_HASH_IDS=true the store knows only hashes, and those are shown.`
-
 // shortIDLen is how many characters of an ID are printed by default.
 const shortIDLen = 8
 
-// minRefLen is the fewest characters of an ID that show and revoke accept.
-const minRefLen = 6
-
-// parseSessionsArgs splits the command line into positional arguments and
-// the flags, which may come anywhere: --email E (or --email=E), --full-ids,
-// -h. Session IDs may start with "-", so a word with one dash that is no
-// flag is an argument; an unknown word with two dashes is an error; and
-// everything after "--" is an argument.
-func parseSessionsArgs(args []string) (pos []string, email string, full, help bool, err error) {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		switch {
-		case a == "--":
-			return append(pos, args[i+1:]...), email, full, help, nil
-		case !strings.HasPrefix(a, "-"):
-			pos = append(pos, a)
-		case name == "full-ids" && !hasValue:
-			full = true
-		case name == "h" || name == "help":
-			help = true
-		case name == "email":
-			if !hasValue {
-				if i+1 == len(args) {
-					return nil, "", false, false, errors.New("flag needs an argument: -email")
-				}
-				i++
-				value = args[i]
-			}
-			email = value
-		case strings.HasPrefix(a, "--"):
-			return nil, "", false, false, fmt.Errorf("flag provided but not defined: -%s", name)
-		default:
-			pos = append(pos, a)
-		}
-	}
-	return pos, email, full, help, nil
-}
-
-// adminSessions runs "sessionsvc sessions ...": args are what follows
-// "sessions". Output goes to stdout; errors are returned (a *usageError for
-// a bad command line).
-func adminSessions(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
-	pos, email, full, help, err := parseSessionsArgs(args)
+// Run runs "sessionsvc sessions ...": args are what follows "sessions".
+// open is called once, after the command line has been checked, to open
+// the store cfg describes; Run closes it. Output goes to stdout; errors are
+// returned, a *UsageError for a bad command line.
+func Run(ctx context.Context, cfg config.Config, open func() (*session.Store, error), args []string, stdout io.Writer) error {
+	o, err := parseArgs(args)
 	if err != nil {
-		return &usageError{err.Error() + "\n\n" + sessionsUsage}
+		return err
 	}
-	if help {
+	if o.help {
 		fmt.Fprintln(stdout, sessionsUsage)
 		return nil
-	}
-	if len(pos) == 0 {
-		return &usageError{"no command given\n\n" + sessionsUsage}
-	}
-	cmd, want := pos[0], map[string]int{"count": 1, "list": 1, "show": 2, "revoke": 2, "revoke-email": 2}
-	n, known := want[cmd]
-	switch {
-	case !known:
-		return &usageError{fmt.Sprintf("unknown command %q\n\n%s", cmd, sessionsUsage)}
-	case len(pos) != n:
-		return &usageError{fmt.Sprintf("%s takes %d argument(s), got %d\n\n%s", cmd, n-1, len(pos)-1, sessionsUsage)}
-	case email != "" && cmd != "list":
-		return &usageError{"--email goes with list only; to end an email's sessions use revoke-email E"}
-	case n == 2 && strings.TrimSpace(pos[1]) == "":
-		return &usageError{cmd + " needs a non-empty argument"}
-	case (cmd == "show" || cmd == "revoke") && len(pos[1]) < minRefLen:
-		return &usageError{fmt.Sprintf("%q is too short to name a session: give at least %d characters of its ID", pos[1], minRefLen)}
 	}
 
 	if cfg.SessionType == "cookie" {
 		return errors.New("SESSION_TYPE=cookie keeps each session in its browser's cookie: there is nothing on the server to count, list or revoke")
 	}
-	store, err := openStore(cfg, nil, nil)
+	store, err := open()
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	a := &admin{store: store, out: stdout, full: full}
-	switch cmd {
+	a := &admin{store: store, out: stdout, full: o.full}
+	switch o.cmd {
 	case "count":
 		return a.count(ctx)
 	case "list":
-		return a.list(ctx, email)
+		return a.list(ctx, o.email)
 	case "show":
-		return a.show(ctx, pos[1])
+		return a.show(ctx, o.arg)
 	case "revoke":
-		return a.revoke(ctx, pos[1])
+		return a.revoke(ctx, o.arg)
 	default:
-		return a.revokeEmail(ctx, pos[1])
+		return a.revokeEmail(ctx, o.arg)
 	}
 }
 
@@ -279,7 +205,7 @@ func (a *admin) revokeEmail(ctx context.Context, email string) error {
 func (a *admin) find(ctx context.Context, ref string) (session.SessionInfo, error) {
 	found, err := a.store.Find(ctx, ref)
 	if err != nil && !errors.Is(err, session.ErrUnavailable) {
-		return session.SessionInfo{}, &usageError{err.Error()}
+		return session.SessionInfo{}, &UsageError{err.Error()}
 	}
 	switch {
 	case err != nil:
