@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,14 +22,13 @@ import (
 	"time"
 
 	"github.com/sessionsvc/sessionsvc/internal/ginmode" // first: see its doc
+	"github.com/sessionsvc/sessionsvc/session/stores"
 
 	"github.com/sessionsvc/sessionsvc/admin"
 	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/handlers"
 	"github.com/sessionsvc/sessionsvc/metrics"
 	"github.com/sessionsvc/sessionsvc/session"
-	"github.com/sessionsvc/sessionsvc/session/dirstore"
-	"github.com/sessionsvc/sessionsvc/session/redisstore"
 )
 
 func main() {
@@ -97,7 +95,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
 	case "sessions":
-		open := func() (*session.Store, error) { return openStore(cfg, nil, nil) }
+		open := func() (*session.Store, error) {
+			store, _, err := stores.Open(cfg, stores.Hooks{})
+			return store, err
+		}
 		return admin.Run(ctx, cfg, open, args[2:], stdout)
 	}
 	logs := newLogBuffer(stdout, logFlushInterval)
@@ -120,11 +121,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		}
 		observe = m.ObserveStore
 	}
-	store, err := openStore(cfg, notify, observe)
+	store, closeStore, err := stores.Open(cfg, stores.Hooks{Notify: notify, Observe: observe})
 	if err != nil {
 		return err
 	}
-	closeStore := sync.OnceValue(store.Close)
+	closeStore = sync.OnceValue(closeStore)
 	defer closeStore() // on early returns
 	if err := store.Ping(ctx); err != nil {
 		logger.Error("session store not reachable at start; serving anyway, session pages answer 503 until it is", "store", cfg.SessionType, "error", err)
@@ -212,51 +213,6 @@ func healthcheck(ctx context.Context, cfg config.Config) error {
 		return fmt.Errorf("healthcheck: /healthz answered %s", res.Status)
 	}
 	return nil
-}
-
-// openStore builds the session store that cfg describes; notify hears of
-// every session's creation, renewal and end, observe of every store
-// operation (either may be nil). Sessions are indexed by their email.
-func openStore(cfg config.Config, notify func(context.Context, session.Event, string, string), observe func(session.Op, time.Duration, error)) (*session.Store, error) {
-	secrets := append([]string{cfg.SecretKey}, cfg.SecretKeyFallbacks...)
-	sc := session.Config{
-		Lifetime:         cfg.Lifetime,
-		AbsoluteLifetime: cfg.AbsoluteLifetime,
-		Permanent:        cfg.Permanent,
-		Refresh:          cfg.RefreshEachRequest,
-		RenewGrace:       cfg.RenewGrace,
-		HashIDs:          cfg.HashIDs,
-		Path:             cfg.CookiePath,
-		Domain:           cfg.CookieDomain,
-		Secure:           cfg.CookieSecure,
-		HttpOnly:         cfg.CookieHTTPOnly,
-		SameSite:         cfg.SameSite,
-		MaxSize:          cfg.MaxSize,
-		Timeout:          cfg.RedisTimeout,
-		Notify:           notify,
-		Observe:          observe,
-		OwnerKey:         "email",
-	}
-	if cfg.UseSigner {
-		sc.Signer = session.NewSigner("session id", secrets...)
-	}
-	switch cfg.SessionType {
-	case "redis":
-		sc.Backend = redisstore.New(redisstore.Config{
-			URL: cfg.RedisURL, Prefix: cfg.KeyPrefix, IndexPrefix: "by-email:" + cfg.KeyPrefix, Timeout: cfg.RedisTimeout, PoolSize: cfg.RedisPoolSize,
-			MinReplicas: cfg.RedisMinReplicas,
-			TLS:         &tls.Config{RootCAs: cfg.RedisCAs, MinVersion: tls.VersionTLS12},
-		})
-	case "filesystem":
-		dir, err := dirstore.New(cfg.FileDir)
-		if err != nil {
-			return nil, &config.Error{Var: "SESSION_FILE_DIR", Value: strconv.Quote(cfg.FileDir), Want: "want a directory this process can create and write: " + err.Error()}
-		}
-		sc.Backend = dir
-	case "cookie":
-		sc.Signer = session.NewSigner("cookie session", secrets...)
-	}
-	return session.New(sc)
 }
 
 // derive makes a key for one purpose from the secret key.

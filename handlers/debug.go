@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -12,11 +11,6 @@ import (
 	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/web"
 )
-
-// inspector is a Store that can describe a session (session.Store is).
-type inspector interface {
-	Inspect(ctx context.Context, s sessions.Session) (session.Snapshot, error)
-}
 
 // debugPanel is what the welcome page shows developers in debug mode.
 type debugPanel struct {
@@ -31,11 +25,7 @@ const shortID = 8
 // debugPanel describes sess for the panel, or returns nil (and logs why)
 // when the store cannot.
 func (s *server) debugPanel(c *gin.Context, sess sessions.Session) *debugPanel {
-	in, ok := s.Store.(inspector)
-	if !ok {
-		return nil
-	}
-	snap, err := in.Inspect(c.Request.Context(), sess)
+	snap, err := s.Store.Inspect(c.Request.Context(), sess)
 	if err != nil {
 		s.Logger.WarnContext(c.Request.Context(), "inspect session for the debug panel", "error", err)
 		return nil

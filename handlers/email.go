@@ -70,7 +70,7 @@ func (s *server) handleGetEmail(c *gin.Context) {
 	}
 	page := emailPage{}
 	page.Email, _ = sess.Get("email").(string)
-	_, page.EndOthers = s.endsOthers()
+	page.EndOthers = s.Store.CanFind()
 	if s.Debug {
 		page.Panel = s.debugPanel(c, sess)
 	}

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/sessionsvc/sessionsvc/session"
 )
 
 // handleHealthz answers 200 while the process runs; it touches no store.
@@ -23,10 +21,8 @@ func (s *server) handleReadyz(c *gin.Context) {
 	start := time.Now()
 	err := s.Store.Ping(c.Request.Context())
 	body := gin.H{"store": s.StoreName, "latency_ms": float64(time.Since(start).Microseconds()) / 1000}
-	if d, ok := s.Store.(session.Describer); ok {
-		for k, v := range d.Describe() {
-			body[k] = v
-		}
+	for k, v := range s.Store.Describe() {
+		body[k] = v
 	}
 	if err != nil {
 		body["status"], body["error"] = "unavailable", err.Error()

@@ -130,7 +130,7 @@ func (h idHasher) hash(id string) string {
 	return hex.EncodeToString(m.Sum(id)[:6])
 }
 
-// SessionEventLogger returns a sessionstore Config.Notify that logs each
+// SessionEventLogger returns a session.Config.Notify that logs each
 // session event (created, renewed, destroyed, refused) with hashed IDs and
 // the request ID.
 func SessionEventLogger(logger *slog.Logger, key []byte) func(context.Context, session.Event, string, string) {

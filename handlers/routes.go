@@ -28,7 +28,7 @@ func addRoutes(r *gin.Engine, s *server) {
 	withSession.POST("/delete_email", s.handleDeleteEmail)
 	withSession.POST("/delete_session", s.handleDeleteSession)
 	withSession.POST("/preferences", limitBody, s.handlePreferences)
-	if _, ok := s.endsOthers(); ok { // not with cookie sessions: nothing on the server to end
+	if s.Store.CanFind() { // not with cookie sessions: nothing on the server to end
 		withSession.POST("/end_other_sessions", s.handleEndOtherSessions)
 	}
 

@@ -22,11 +22,20 @@ import (
 	"github.com/sessionsvc/sessionsvc/web"
 )
 
-// Store is the session store: a gin-contrib/sessions Store that can report
-// whether its backend answers.
+// Store is the session store (a *session.Store): a gin-contrib/sessions
+// Store, and what the pages and health checks ask of it besides.
 type Store interface {
 	sessions.Store
+	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
+	// Describe tells where the store keeps sessions, for /readyz.
+	Describe() map[string]string
+	// Inspect describes a loaded session, for the debug panel.
+	Inspect(ctx context.Context, s sessions.Session) (session.Snapshot, error)
+	// CanFind reports whether EndOthers can work: not for cookie sessions.
+	CanFind() bool
+	// EndOthers ends the other sessions of the session's email.
+	EndOthers(ctx context.Context, s sessions.Session) (int, error)
 }
 
 // Deps are what the server needs.

@@ -1,29 +1,13 @@
 package handlers
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 
-	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
 	"github.com/sessionsvc/sessionsvc/web"
 )
-
-// otherSessionsEnder is a store that can end the other sessions of a
-// session's email (session.Store).
-type otherSessionsEnder interface {
-	EndOthers(ctx context.Context, sess sessions.Session) (int, error)
-	CanFind() bool
-}
-
-// endsOthers returns the store as an otherSessionsEnder when it can end
-// other sessions: not with cookie sessions, which live only in browsers.
-func (s *server) endsOthers() (otherSessionsEnder, bool) {
-	e, ok := s.Store.(otherSessionsEnder)
-	return e, ok && e.CanFind()
-}
 
 type othersEndedPage struct {
 	Email string
@@ -54,8 +38,7 @@ func (s *server) handleEndOtherSessions(c *gin.Context) {
 		s.errorPage(c, http.StatusBadRequest, web.NoEmailTitle, web.NoEmail)
 		return
 	}
-	ender, _ := s.endsOthers()
-	n, err := ender.EndOthers(c.Request.Context(), sess)
+	n, err := s.Store.EndOthers(c.Request.Context(), sess)
 	if err != nil {
 		s.unavailable(c, err)
 		return

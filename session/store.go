@@ -580,7 +580,7 @@ func Renew(s sessions.Session) {
 }
 
 // Destroy ends s: its values are dropped, the server copy is deleted and
-// the cookie expired when s is saved (sessionstore.Save or s.Save()).
+// the cookie expired when s is saved (session.Save or s.Save()).
 func Destroy(s sessions.Session) {
 	if gs, st := sessionState(s); st != nil {
 		st.destroy = true

@@ -1,0 +1,76 @@
+// Package stores turns a config.Config into the configured session store:
+// the one function any Gin application needs to keep its sessions the way
+// this service does (SESSION_TYPE redis, filesystem or cookie, and every
+// SESSION_* setting).
+package stores
+
+import (
+	"context"
+	"crypto/tls"
+	"strconv"
+	"time"
+
+	"github.com/sessionsvc/sessionsvc/config"
+	"github.com/sessionsvc/sessionsvc/session"
+	"github.com/sessionsvc/sessionsvc/session/dirstore"
+	"github.com/sessionsvc/sessionsvc/session/redisstore"
+)
+
+// Hooks are told what the store does; either may be nil.
+type Hooks struct {
+	// Notify hears of every session's creation, renewal and end.
+	Notify func(ctx context.Context, e session.Event, id, oldID string)
+	// Observe hears of every backend operation.
+	Observe func(op session.Op, d time.Duration, err error)
+}
+
+// Open returns the session store that cfg describes, a gin-contrib
+// sessions.Store for sessions.Sessions, and the function that closes it
+// (the store's Close). It does not connect: a store that is down at start
+// fails the first request, and Ping tells. Sessions are indexed by their
+// email. Errors are *config.Error, for settings that cannot work.
+func Open(cfg config.Config, h Hooks) (*session.Store, func() error, error) {
+	secrets := append([]string{cfg.SecretKey}, cfg.SecretKeyFallbacks...)
+	sc := session.Config{
+		Lifetime:         cfg.Lifetime,
+		AbsoluteLifetime: cfg.AbsoluteLifetime,
+		Permanent:        cfg.Permanent,
+		Refresh:          cfg.RefreshEachRequest,
+		RenewGrace:       cfg.RenewGrace,
+		HashIDs:          cfg.HashIDs,
+		Path:             cfg.CookiePath,
+		Domain:           cfg.CookieDomain,
+		Secure:           cfg.CookieSecure,
+		HttpOnly:         cfg.CookieHTTPOnly,
+		SameSite:         cfg.SameSite,
+		MaxSize:          cfg.MaxSize,
+		Timeout:          cfg.RedisTimeout,
+		Notify:           h.Notify,
+		Observe:          h.Observe,
+		OwnerKey:         "email",
+	}
+	if cfg.UseSigner {
+		sc.Signer = session.NewSigner("session id", secrets...)
+	}
+	switch cfg.SessionType {
+	case "redis":
+		sc.Backend = redisstore.New(redisstore.Config{
+			URL: cfg.RedisURL, Prefix: cfg.KeyPrefix, IndexPrefix: "by-email:" + cfg.KeyPrefix, Timeout: cfg.RedisTimeout, PoolSize: cfg.RedisPoolSize,
+			MinReplicas: cfg.RedisMinReplicas,
+			TLS:         &tls.Config{RootCAs: cfg.RedisCAs, MinVersion: tls.VersionTLS12},
+		})
+	case "filesystem":
+		dir, err := dirstore.New(cfg.FileDir)
+		if err != nil {
+			return nil, nil, &config.Error{Var: "SESSION_FILE_DIR", Value: strconv.Quote(cfg.FileDir), Want: "want a directory this process can create and write: " + err.Error()}
+		}
+		sc.Backend = dir
+	case "cookie":
+		sc.Signer = session.NewSigner("cookie session", secrets...)
+	}
+	store, err := session.New(sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, store.Close, nil
+}

@@ -1,0 +1,65 @@
+package stores_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sessionsvc/sessionsvc/config"
+	"github.com/sessionsvc/sessionsvc/internal/redistest"
+	"github.com/sessionsvc/sessionsvc/session/stores"
+)
+
+func load(t *testing.T, env ...string) config.Config {
+	t.Helper()
+	cfg, err := config.Load(append(env, "HOME="+t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// Every SESSION_TYPE opens a store that answers, and whose close function
+// closes it.
+func TestOpen(t *testing.T) {
+	srv := redistest.New(t)
+	for _, tc := range []struct {
+		name string
+		env  []string
+		find bool // its sessions can be found on the server
+	}{
+		{"redis", []string{"SESSION_TYPE=redis", "SESSION_REDIS=" + srv.URL}, true},
+		{"filesystem", []string{"SESSION_TYPE=filesystem", "SESSION_FILE_DIR=" + t.TempDir()}, true},
+		{"cookie", []string{"SESSION_TYPE=cookie"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store, closeStore, err := stores.Open(load(t, tc.env...), stores.Hooks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := store.Ping(t.Context()); err != nil {
+				t.Errorf("Ping: %v", err)
+			}
+			if store.CanFind() != tc.find {
+				t.Errorf("CanFind() = %v, want %v", store.CanFind(), tc.find)
+			}
+			if err := closeStore(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+	}
+}
+
+// A session directory that cannot be created is a configuration error
+// that names the variable.
+func TestOpenBadFileDir(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := stores.Open(load(t, "SESSION_FILE_DIR="+filepath.Join(file, "sessions")), stores.Hooks{})
+	if cerr, ok := errors.AsType[*config.Error](err); !ok || cerr.Var != "SESSION_FILE_DIR" {
+		t.Errorf("Open = %v, want a config error naming SESSION_FILE_DIR", err)
+	}
+}
