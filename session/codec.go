@@ -46,7 +46,7 @@ var strictBase64 = base64.RawURLEncoding.Strict()
 // number of older keys that still verify (key rotation). It is safe for
 // concurrent use.
 type Signer struct {
-	macs []*MACPool // macs[0] signs; all verify
+	macs []*macPool // macs[0] signs; all verify
 }
 
 // NewSigner derives one signing key per secret for the given purpose, so the
@@ -57,7 +57,7 @@ func NewSigner(purpose string, secrets ...string) *Signer {
 	for _, secret := range secrets {
 		m := hmac.New(sha256.New, []byte(secret))
 		m.Write([]byte(purpose))
-		s.macs = append(s.macs, NewMACPool(m.Sum(nil)))
+		s.macs = append(s.macs, newMACPool(m.Sum(nil)))
 	}
 	return s
 }
@@ -96,34 +96,34 @@ func (s *Signer) Verify(name, signed string) (value string, ok, stale bool) {
 	return "", false, false
 }
 
-// MACPool reuses HMAC-SHA256 states keyed with one key: making one costs
+// macPool reuses HMAC-SHA256 states keyed with one key: making one costs
 // two SHA-256 blocks and several allocations, reusing one nothing. It is
 // safe for concurrent use.
-type MACPool struct{ pool sync.Pool }
+type macPool struct{ pool sync.Pool }
 
-// NewMACPool returns a pool of HMAC-SHA256 states keyed with key.
-func NewMACPool(key []byte) *MACPool {
-	p := &MACPool{}
-	p.pool.New = func() any { return &MAC{h: hmac.New(sha256.New, key)} }
+// newMACPool returns a pool of HMAC-SHA256 states keyed with key.
+func newMACPool(key []byte) *macPool {
+	p := &macPool{}
+	p.pool.New = func() any { return &mac{h: hmac.New(sha256.New, key)} }
 	return p
 }
 
 // Get returns a MAC from the pool; Put it back when its Sum is no longer
 // needed.
-func (p *MACPool) Get() *MAC { return p.pool.Get().(*MAC) }
+func (p *macPool) Get() *mac { return p.pool.Get().(*mac) }
 
 // Put returns m to the pool.
-func (p *MACPool) Put(m *MAC) { p.pool.Put(m) }
+func (p *macPool) Put(m *mac) { p.pool.Put(m) }
 
-// MAC is a reusable keyed HMAC-SHA256 state.
-type MAC struct {
+// mac is a reusable keyed HMAC-SHA256 state.
+type mac struct {
 	h        hash.Hash
 	buf, sum []byte
 }
 
 // Sum returns the MAC of the concatenated parts. The result is valid until
 // the next Sum or Put.
-func (m *MAC) Sum(parts ...string) []byte {
+func (m *mac) Sum(parts ...string) []byte {
 	m.buf = m.buf[:0]
 	for _, p := range parts {
 		m.buf = append(m.buf, p...)
