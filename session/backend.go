@@ -47,6 +47,13 @@ type Backend interface {
 // to after the write ("" for nobody), PrevOwner whom it belonged to before.
 // Backends without an index ignore both.
 //
+// Changed names the session values this write sets or removes, relative
+// to the record the request loaded, in order; nil when Data is a whole
+// new record (a new or renewed session, a forward, a delete). A store that
+// keeps each value apart (a hash, a document's fields) can write only
+// these and so keep a concurrent request's changes to other values; a
+// store that keeps the whole record writes Data.
+//
 // Existing writes Data only if Key still holds a record (Redis: SET ... XX),
 // so that a session ended elsewhere (by an operator, or by "end my other
 // sessions") while a request had it loaded is not written back to life.
@@ -57,6 +64,7 @@ type Record struct {
 	Owner     string
 	PrevOwner string
 	Existing  bool
+	Changed   []string
 }
 
 // ErrUnavailable wraps every failure of the backend, so that callers can tell

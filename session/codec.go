@@ -363,3 +363,35 @@ func plainString(b []byte) (string, int) {
 	}
 	return "", 0
 }
+
+// changedKeys returns, sorted, the names of the values that differ between
+// the encoded session loaded and values: added, changed or removed. values
+// holds string keys only (it was encoded). Values compare by their JSON.
+func changedKeys(loaded []byte, values map[any]any) []string {
+	old := map[any]any{}
+	decodeData(loaded, old) // undecodable: every value counts as changed
+	var keys []string
+	for k, v := range values {
+		if ov, ok := old[k]; !ok || !sameJSON(ov, v) {
+			keys = append(keys, k.(string))
+		}
+	}
+	for k := range old {
+		if _, ok := values[k]; !ok {
+			keys = append(keys, k.(string))
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// sameJSON reports whether a and b encode to the same JSON.
+func sameJSON(a, b any) bool {
+	if sa, ok := a.(string); ok {
+		sb, ok := b.(string)
+		return ok && sa == sb
+	}
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -189,5 +190,27 @@ func TestSealID(t *testing.T) {
 	}
 	if got := unsealID(oldID, "!!"); got != "" {
 		t.Errorf("unseal of garbage = %q", got)
+	}
+}
+
+func TestChangedKeys(t *testing.T) {
+	loaded := []byte(`{"__created":17,"email":"a@example.com","lang":"de","n":3,"tags":["x"]}`)
+	for _, tc := range []struct {
+		name   string
+		values map[any]any
+		want   []string
+	}{
+		{"nothing", map[any]any{"email": "a@example.com", "lang": "de", "n": 3, "tags": []string{"x"}}, nil},
+		{"one set", map[any]any{"email": "b@example.com", "lang": "de", "n": 3, "tags": []string{"x"}}, []string{"email"}},
+		{"one added", map[any]any{"email": "a@example.com", "lang": "de", "n": 3, "tags": []string{"x"}, "theme": "dark"}, []string{"theme"}},
+		{"removed and changed", map[any]any{"email": "a@example.com", "n": 4.0, "tags": []string{"x"}}, []string{"lang", "n"}},
+		{"all cleared", map[any]any{}, []string{"email", "lang", "n", "tags"}},
+		{"a string becomes a number", map[any]any{"email": "a@example.com", "lang": 1, "n": 3, "tags": []string{"x"}}, []string{"lang"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := changedKeys(loaded, tc.values); !slices.Equal(got, tc.want) {
+				t.Errorf("changedKeys = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

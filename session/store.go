@@ -219,11 +219,6 @@ func stateOf(gs *gsessions.Session) *state {
 // session the backend does not have. A backend failure is not returned
 // here (gin-contrib would only log it): Err reports it.
 func (s *Store) Get(r *http.Request, name string) (*gsessions.Session, error) {
-	return s.New(r, name)
-}
-
-// New is Get; gorilla's Store interface requires both.
-func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	rq := &request{Store: s}
 	st := &rq.state
 	gs := gsessions.NewSession(rq, name)
@@ -241,6 +236,11 @@ func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 		s.cfg.Notify(r.Context(), Refused, "", "")
 	}
 	return gs, nil
+}
+
+// New is Get; gorilla's Store interface requires both.
+func (s *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
+	return s.Get(r, name)
 }
 
 // load fills gs from the cookie value and reports whether it held a live
@@ -437,6 +437,8 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 		if gs.IsNew || renew {
 			id = NewID()
 			rec.PrevOwner, rec.Existing = "", false
+		} else {
+			rec.Changed = changedKeys(st.loaded, gs.Values)
 		}
 		rec.Key = s.Key(id)
 		recs := []Record{rec}
