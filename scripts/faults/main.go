@@ -203,16 +203,16 @@ func (e *env) startOn(port string, environ ...string) *service {
 	return nil
 }
 
-// stop sends SIGTERM and returns the exit error and how long it took.
-func (s *service) stop(e *env) (error, time.Duration) {
+// stop sends SIGTERM and returns how long the exit took, and its error.
+func (s *service) stop(e *env) (time.Duration, error) {
 	start := time.Now()
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-s.exited:
-		return err, time.Since(start)
+		return time.Since(start), err
 	case <-time.After(15 * time.Second):
 		e.Fatal("no exit within 15s of SIGTERM")
-		return nil, 0
+		return 0, nil
 	}
 }
 
@@ -418,7 +418,7 @@ func rollingDeploy(e *env) row {
 			old := live[0]
 			live = append(live[1:], e.start(env))
 			l.SetTargets(append(bases(), old.base)...) // the balancer still sends some to the old one
-			err, took := old.stop(e)
+			took, err := old.stop(e)
 			exits = append(exits, fmt.Sprint(err))
 			slowest = max(slowest, took)
 			l.SetTargets(bases()...)
@@ -492,7 +492,7 @@ func haproxyDeploy(e *env) row {
 	r := e.during(e.load(base), func() {
 		for i, port := range ports {
 			time.Sleep(time.Second)
-			err, _ := live[i].stop(e)
+			_, err := live[i].stop(e)
 			exits = append(exits, fmt.Sprint(err))
 			live[i] = e.startOn(port, redisEnv)
 		}
