@@ -71,29 +71,14 @@ func appendIndexExpiry(cmds []command, idx string, ttl time.Duration) []command 
 	return append(cmds, command{"PEXPIRE", []any{idx, ms, "NX"}}, command{"PEXPIRE", []any{idx, ms, "GT"}})
 }
 
-// sendAll sends cmds in one round trip and returns their replies, error
-// replies included (as redis.Error values).
-func (b *Backend) sendAll(ctx context.Context, cmds []command) (replies []any, err error) {
-	err = b.do(ctx, func(c redis.Conn, timeout time.Duration) error {
-		for _, cmd := range cmds {
-			if err := c.Send(cmd.name, cmd.args...); err != nil {
-				return err
-			}
-		}
-		replies, err = redis.Values(redis.DoWithTimeout(c, timeout, ""))
-		return err
-	})
-	return replies, err
-}
-
 // Owned implements session.OwnerIndex with one ZRANGE ... BYSCORE.
 func (b *Backend) Owned(ctx context.Context, owner string) (keys []string, err error) {
 	cutoff := time.Now().Add(-indexSlack).UnixMilli()
-	err = b.do(ctx, func(c redis.Conn, timeout time.Duration) (err error) {
-		keys, err = redis.Strings(redis.DoWithTimeout(c, timeout, "ZRANGE", b.indexKey(owner), cutoff, "+inf", "BYSCORE"))
-		return err
-	})
-	return keys, err
+	replies, err := b.do(ctx, command{"ZRANGE", []any{b.indexKey(owner), cutoff, "+inf", "BYSCORE"}})
+	if err != nil {
+		return nil, err
+	}
+	return redis.Strings(replies[0], nil)
 }
 
 // TouchOwned implements session.OwnerIndex: ZADD GT (an entry only moves later) and
@@ -103,13 +88,11 @@ func (b *Backend) Owned(ctx context.Context, owner string) (keys []string, err e
 // finding sessions reads each record, and the entry is pruned in time.
 func (b *Backend) TouchOwned(ctx context.Context, owner, key string, ttl time.Duration) error {
 	idx := b.indexKey(owner)
-	replies, err := b.sendAll(ctx, appendIndexExpiry([]command{{"ZADD", []any{idx, "GT", time.Now().Add(ttl).UnixMilli(), key}}}, idx, ttl))
-	for _, r := range replies {
-		if e, ok := r.(redis.Error); ok && err == nil {
-			err = e
-		}
+	replies, err := b.do(ctx, appendIndexExpiry([]command{{"ZADD", []any{idx, "GT", time.Now().Add(ttl).UnixMilli(), key}}}, idx, ttl)...)
+	if err != nil {
+		return err
 	}
-	return err
+	return firstError(replies)
 }
 
 // List implements session.Lister: SCAN ... MATCH prefix* in steps of about
@@ -120,14 +103,13 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func([]session.Sto
 	cursor := "0"
 	for {
 		var keys []string
-		err := b.do(ctx, func(c redis.Conn, timeout time.Duration) error {
-			reply, err := redis.Values(redis.DoWithTimeout(c, timeout, "SCAN", cursor, "MATCH", pattern, "COUNT", scanCount))
-			if err != nil {
-				return err
+		replies, err := b.do(ctx, command{"SCAN", []any{cursor, "MATCH", pattern, "COUNT", scanCount}})
+		if err == nil {
+			var reply []any
+			if reply, err = redis.Values(replies[0], nil); err == nil {
+				_, err = redis.Scan(reply, &cursor, &keys)
 			}
-			_, err = redis.Scan(reply, &cursor, &keys)
-			return err
-		})
+		}
 		if err != nil {
 			return err
 		}
@@ -156,7 +138,7 @@ func (b *Backend) Get(ctx context.Context, keys ...string) ([]session.Stored, er
 	for _, k := range keys {
 		cmds = append(cmds, command{"GET", []any{b.prefix + k}}, command{"PTTL", []any{b.prefix + k}})
 	}
-	replies, err := b.sendAll(ctx, cmds)
+	replies, err := b.do(ctx, cmds...)
 	if err != nil {
 		return nil, err
 	}
@@ -226,10 +208,10 @@ func (b *Backend) Location(key string) string { return b.prefix + key }
 // TTL implements session.Inspector with one PTTL.
 func (b *Backend) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
 	var ms int64
-	err := b.do(ctx, func(c redis.Conn, timeout time.Duration) (err error) {
-		ms, err = redis.Int64(redis.DoWithTimeout(c, timeout, "PTTL", b.Location(key)))
-		return err
-	})
+	replies, err := b.do(ctx, command{"PTTL", []any{b.Location(key)}})
+	if err == nil {
+		ms, err = redis.Int64(replies[0], nil)
+	}
 	switch {
 	case err != nil:
 		return 0, false, err

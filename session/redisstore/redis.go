@@ -186,25 +186,44 @@ func (p *classicPool) GetContext(ctx context.Context) (redis.Conn, error) {
 
 var errStale = errors.New("connection idle since a failure")
 
-// do runs fn on a pooled connection. When the connection breaks, or its
-// server turned out to be a read-only replica (a failover), fn runs once
-// more on a fresh one; every command this backend sends is idempotent, so a
-// retry cannot apply a write twice.
-func (b *Backend) do(ctx context.Context, fn func(c redis.Conn, timeout time.Duration) error) error {
+// do sends cmds in one round trip on a pooled connection and returns
+// their replies, one each; a reply that is a Redis error is a redis.Error
+// in replies, not err. When the connection breaks, or its server turned
+// out to be a read-only replica (a failover), cmds go once more on a fresh
+// one; every command this backend sends is idempotent, so a retry cannot
+// apply a write twice.
+func (b *Backend) do(ctx context.Context, cmds ...command) (replies []any, err error) {
 	for attempt := 0; ; attempt++ {
 		c, err := b.pool.GetContext(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		timeout := b.timeout
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
 			timeout = time.Until(d)
 		}
-		err = fn(c, timeout)
-		broken := c.Err() != nil || isReadOnly(err)
+		for _, cmd := range cmds {
+			c.Send(cmd.name, cmd.args...) // a failure shows in Flush
+		}
+		err = c.Flush()
+		replies = make([]any, 0, len(cmds))
+		readOnly := false
+		for range cmds {
+			if err != nil {
+				break
+			}
+			var reply any
+			reply, err = redis.ReceiveWithTimeout(c, timeout)
+			if re, ok := err.(redis.Error); ok {
+				reply, err = re, nil
+				readOnly = readOnly || strings.HasPrefix(string(re), "READONLY")
+			}
+			replies = append(replies, reply)
+		}
+		broken := c.Err() != nil || readOnly
 		c.Close()
-		if err == nil || !broken || attempt > 0 || ctx.Err() != nil {
-			return err
+		if !broken || attempt > 0 || ctx.Err() != nil {
+			return replies, err
 		}
 		b.lastFail.Store(time.Now().UnixNano())
 	}
@@ -212,41 +231,40 @@ func (b *Backend) do(ctx context.Context, fn func(c redis.Conn, timeout time.Dur
 
 // Load implements session.Backend with one GET, or GETEX when refreshing.
 func (b *Backend) Load(ctx context.Context, key string, refresh time.Duration) (data []byte, found bool, err error) {
-	key = b.prefix + key
-	err = b.do(ctx, func(c redis.Conn, timeout time.Duration) (err error) {
-		if refresh > 0 {
-			data, err = redis.Bytes(redis.DoWithTimeout(c, timeout, "GETEX", key, "PX", refresh.Milliseconds()))
-		} else {
-			data, err = redis.Bytes(redis.DoWithTimeout(c, timeout, "GET", key))
-		}
-		return err
-	})
+	cmd := command{"GET", []any{b.prefix + key}}
+	if refresh > 0 {
+		cmd = command{"GETEX", []any{b.prefix + key, "PX", refresh.Milliseconds()}}
+	}
+	replies, err := b.do(ctx, cmd)
+	if err == nil {
+		data, err = redis.Bytes(replies[0], nil)
+	}
 	if errors.Is(err, redis.ErrNil) {
 		return nil, false, nil
 	}
 	return data, err == nil, err
 }
 
-// Write implements session.Backend: one SET ... PX (or DEL), or when there is more
-// to do (several records, or an owner index to keep in step) MULTI, the
-// commands, EXEC; with MinReplicas a WAIT follows. All go in one round trip.
+// Write implements session.Backend: one SET ... PX (or DEL), or when there
+// is more to do (several records, or an owner index to keep in step)
+// MULTI, the commands, EXEC; with MinReplicas a WAIT follows. All go in
+// one round trip (see write).
 func (b *Backend) Write(ctx context.Context, recs ...session.Record) error {
 	now := time.Now()
-	cmds := make([]command, 0, 6*len(recs)) // at most 6 each: SET or DEL, ZREM, ZADD, ZREMRANGEBYSCORE, 2 PEXPIRE
+	cmds := make([]command, 0, 6*len(recs)+3) // at most 6 each: SET or DEL, ZREM, ZADD, ZREMRANGEBYSCORE, 2 PEXPIRE; MULTI, EXEC, WAIT
 	for _, r := range recs {
 		cmds = b.commands(cmds, r, now)
 	}
-	return b.do(ctx, func(c redis.Conn, timeout time.Duration) error {
-		return b.write(c, timeout, cmds)
-	})
+	return b.write(ctx, cmds)
 }
 
 // Ping implements session.Backend.
 func (b *Backend) Ping(ctx context.Context) error {
-	return b.do(ctx, func(c redis.Conn, timeout time.Duration) error {
-		_, err := redis.DoWithTimeout(c, timeout, "PING")
-		return err
-	})
+	replies, err := b.do(ctx, command{"PING", nil})
+	if err == nil {
+		_, err = redis.String(replies[0], nil)
+	}
+	return err
 }
 
 // Close closes the pool's connections (and stops watching the sentinels).

@@ -1,9 +1,9 @@
 package redisstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -17,78 +17,66 @@ var errFewReplicas = errors.New("too few replicas acknowledged the write")
 
 // write sends cmds in one round trip: alone when there is one, else inside
 // MULTI/EXEC, and with MinReplicas followed by a WAIT that gives the
-// replicas half of timeout to acknowledge (WAIT must answer before the
-// connection's read deadline, or the connection would count as broken, and
-// Redis ends a WAIT up to one server tick, 1/hz, after its timeout). Nothing
-// is sent while the sentinels are failing the master over (see
-// sentinel.Sentinel.Fenced).
-func (b *Backend) write(c redis.Conn, timeout time.Duration, cmds []command) error {
+// replicas half of the time left to acknowledge (WAIT must answer before
+// the connection's read deadline, or the connection would count as broken,
+// and Redis ends a WAIT up to one server tick, 1/hz, after its timeout).
+// Nothing is sent while the sentinels are failing the master over (see
+// sentinel.Sentinel.Fenced). It returns the first error: a command's or
+// EXEC's, or too few replicas.
+func (b *Backend) write(ctx context.Context, cmds []command) error {
 	if b.sentinel != nil && b.sentinel.Fenced() {
 		return sentinel.ErrFailover
 	}
-	multi := len(cmds) > 1
-	if multi {
-		c.Send("MULTI")
+	if len(cmds) > 1 {
+		cmds = append(append([]command{{"MULTI", nil}}, cmds...), command{"EXEC", nil})
 	}
-	for _, cmd := range cmds {
-		c.Send(cmd.name, cmd.args...)
-	}
-	if multi {
-		c.Send("EXEC")
+	timeout := b.timeout
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
+		timeout = time.Until(d)
 	}
 	wait := max(timeout/2, time.Millisecond) // WAIT 0 would wait for ever
 	if b.minReplicas > 0 {
-		c.Send("WAIT", b.minReplicas, wait.Milliseconds())
+		cmds = append(cmds, command{"WAIT", []any{b.minReplicas, wait.Milliseconds()}})
 	}
-	if err := c.Flush(); err != nil {
+	replies, err := b.do(ctx, cmds...)
+	if err != nil {
 		return err
 	}
-	// Every reply is read whatever the first ones say, so that the
-	// connection stays in step: MULTI's OK and one QUEUED per command come
-	// before EXEC's array of results, whose errors are values in it.
-	replies := 1
-	if multi {
-		replies = len(cmds) + 2
+	// MULTI's OK and one QUEUED per command come before EXEC's array of
+	// results, whose errors are values in it.
+	var acks any
+	if b.minReplicas > 0 {
+		replies, acks = replies[:len(replies)-1], replies[len(replies)-1]
 	}
-	var firstErr error
-	for range replies {
-		reply, err := redis.ReceiveWithTimeout(c, timeout)
-		if results, ok := reply.([]any); ok && err == nil {
-			for _, r := range results {
-				if e, ok := r.(redis.Error); ok && err == nil {
-					err = e
-				}
-			}
-		}
-		if firstErr == nil {
-			firstErr = err
-		}
-		if c.Err() != nil {
-			return firstErr
-		}
+	if err := firstError(replies); err != nil {
+		return err
 	}
 	if b.minReplicas > 0 {
-		acks, err := redis.Int(redis.ReceiveWithTimeout(c, timeout))
+		n, err := redis.Int(acks, nil)
 		switch {
-		case firstErr != nil:
-			return firstErr
 		case err != nil:
 			return err
-		case acks < b.minReplicas:
-			return fmt.Errorf("%w: %d of %d within %v", errFewReplicas, acks, b.minReplicas, wait)
+		case n < b.minReplicas:
+			return fmt.Errorf("%w: %d of %d within %v", errFewReplicas, n, b.minReplicas, wait)
 		}
 	}
-	return firstErr
+	return nil
 }
 
-// isReadOnly reports whether err is Redis refusing a write because the
-// server is a replica: the master moved.
-func isReadOnly(err error) bool {
-	if err == nil {
-		return false
+// firstError returns the first Redis error among replies, looking into
+// EXEC's array of results too, or nil.
+func firstError(replies []any) error {
+	for _, r := range replies {
+		if results, ok := r.([]any); ok {
+			if err := firstError(results); err != nil {
+				return err
+			}
+		}
+		if e, ok := r.(redis.Error); ok {
+			return e
+		}
 	}
-	var re redis.Error
-	return errors.As(err, &re) && strings.HasPrefix(string(re), "READONLY")
+	return nil
 }
 
 // command is one Redis command and its arguments.
