@@ -18,19 +18,6 @@ const (
 	OpDelete  Op = "delete"
 )
 
-// loadRecord is Backend.Load, observed: a load, or a refresh when refresh
-// is positive.
-func (s *Store) loadRecord(ctx context.Context, key string, refresh time.Duration) ([]byte, bool, error) {
-	op := OpLoad
-	if refresh > 0 {
-		op = OpRefresh
-	}
-	start := time.Now()
-	data, found, err := s.cfg.Backend.Load(ctx, key, refresh)
-	s.cfg.Observe(op, time.Since(start), err)
-	return data, found, err
-}
-
 // write is Backend.Write, observed as op.
 func (s *Store) write(ctx context.Context, op Op, recs ...Record) error {
 	start := time.Now()

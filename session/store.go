@@ -206,8 +206,11 @@ type request struct {
 }
 
 // stateOf returns the store's state for gs, or nil when gs was not made
-// by a Store.
+// by a Store (or is nil).
 func stateOf(gs *gsessions.Session) *state {
+	if gs == nil {
+		return nil
+	}
 	if rq, ok := gs.Store().(*request); ok {
 		return &rq.state
 	}
@@ -270,7 +273,13 @@ func (s *Store) load(ctx context.Context, gs *gsessions.Session, st *state, valu
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	data, found, err := s.loadRecord(ctx, key, refresh)
+	op := OpLoad
+	if refresh > 0 {
+		op = OpRefresh
+	}
+	start := time.Now()
+	data, found, err := s.cfg.Backend.Load(ctx, key, refresh)
+	s.cfg.Observe(op, time.Since(start), err)
 	if err != nil {
 		st.err = fmt.Errorf("%w: load session: %w", ErrUnavailable, err)
 		return false
@@ -300,7 +309,10 @@ func (s *Store) load(ctx context.Context, gs *gsessions.Session, st *state, valu
 			}
 		}
 		key, refresh = s.Key(id), 0
-		if data, found, err = s.loadRecord(ctx, key, 0); err != nil {
+		start = time.Now()
+		data, found, err = s.cfg.Backend.Load(ctx, key, 0)
+		s.cfg.Observe(OpLoad, time.Since(start), err)
+		if err != nil {
 			st.err = fmt.Errorf("%w: load session: %w", ErrUnavailable, err)
 			return false
 		}
@@ -533,16 +545,17 @@ func IsHTTPS(r *http.Request) bool {
 // sessionState returns the gorilla session behind s and the store's state
 // for it; nil when s is not one of this package's sessions.
 func sessionState(s sessions.Session) (*gsessions.Session, *state) {
-	g, ok := s.(interface{ Session() *gsessions.Session })
+	g, ok := s.(gorillaSession)
 	if !ok {
 		return nil, nil
 	}
 	gs := g.Session()
-	if gs == nil {
-		return nil, nil
-	}
 	return gs, stateOf(gs)
 }
+
+// gorillaSession is gin-contrib's Session implementation, which loads the
+// session on its first call of Session.
+type gorillaSession interface{ Session() *gsessions.Session }
 
 // markWritten makes gin-contrib save s on its next Save, without touching
 // its values: setting the options it already has marks it written.
@@ -554,8 +567,10 @@ func markWritten(s sessions.Session, gs *gsessions.Session) {
 // Err returns the error that kept the session from loading (wrapping
 // ErrUnavailable), or nil. Handlers check it before trusting an empty session.
 func Err(s sessions.Session) error {
-	if _, st := sessionState(s); st != nil {
-		return st.err
+	if g, ok := s.(gorillaSession); ok {
+		if st := stateOf(g.Session()); st != nil {
+			return st.err
+		}
 	}
 	return nil
 }
