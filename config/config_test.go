@@ -193,3 +193,32 @@ func TestDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestNumbersHaveRanges checks that every whole-number and duration
+// variable refuses a negative value, naming itself.
+func TestNumbersHaveRanges(t *testing.T) {
+	typ := reflect.TypeOf(Config{})
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		name := f.Tag.Get("env")
+		if name == "" || (f.Type != reflect.TypeOf(0) && f.Type != reflect.TypeOf(time.Duration(0))) {
+			continue
+		}
+		_, err := Load([]string{name + "=-1"})
+		if cerr, ok := errors.AsType[*Error](err); !ok || cerr.Var != name || cerr.Value != `"-1"` {
+			t.Errorf("%s=-1: got %v, want an error naming %s", name, err, name)
+		}
+	}
+}
+
+// TestNamelessEntry checks that an environment entry without a name (as
+// Windows has, "=C:=C:\\") is ignored.
+func TestNamelessEntry(t *testing.T) {
+	c, err := Load([]string{"=x", "HOME=/h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Host != "127.0.0.1" || c.SessionType != "filesystem" {
+		t.Errorf("got host %q, type %q; want the defaults", c.Host, c.SessionType)
+	}
+}
