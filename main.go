@@ -215,7 +215,11 @@ func openStore(cfg config.Config, notify func(context.Context, sessionstore.Even
 	switch cfg.SessionType {
 	case "redis":
 		sc.Backend = sessionstore.NewRedis(sessionstore.RedisConfig{
-			URL: cfg.RedisURL, Prefix: cfg.KeyPrefix, IndexPrefix: "by-email:" + cfg.KeyPrefix, Timeout: cfg.RedisTimeout, PoolSize: cfg.RedisPoolSize,
+			URL: sessionstore.RedisURL{
+				Network: cfg.Redis.Network, Address: cfg.Redis.Address, Username: cfg.Redis.Username, Password: cfg.Redis.Password,
+				DB: cfg.Redis.DB, TLS: cfg.Redis.TLS, MasterName: cfg.Redis.MasterName,
+			},
+			Prefix: cfg.KeyPrefix, IndexPrefix: "by-email:" + cfg.KeyPrefix, Timeout: cfg.RedisTimeout, PoolSize: cfg.RedisPoolSize,
 			MinReplicas: cfg.RedisMinReplicas,
 			TLS:         &tls.Config{RootCAs: cfg.RedisCAs, MinVersion: tls.VersionTLS12},
 		})

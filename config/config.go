@@ -43,11 +43,11 @@ type Config struct {
 	GeneratedSecret    bool
 
 	// SessionType is redis, filesystem or cookie ("null" is read as cookie).
-	SessionType        string `env:"SESSION_TYPE" envDefault:"filesystem"`
-	Permanent          bool   `env:"SESSION_PERMANENT" envDefault:"true"`
-	UseSigner          bool   `env:"SESSION_USE_SIGNER" envDefault:"false"`
-	Redis              string `env:"SESSION_REDIS" envDefault:"redis://127.0.0.1:6379/0"`
-	RedisURL           sessionstore.RedisURL
+	SessionType string `env:"SESSION_TYPE" envDefault:"filesystem"`
+	Permanent   bool   `env:"SESSION_PERMANENT" envDefault:"true"`
+	UseSigner   bool   `env:"SESSION_USE_SIGNER" envDefault:"false"`
+	// Redis is SESSION_REDIS, parsed; its String hides the password.
+	Redis              RedisURL      `env:"SESSION_REDIS" envDefault:"redis://127.0.0.1:6379/0"`
 	KeyPrefix          string        `env:"SESSION_KEY_PREFIX" envDefault:"session:"`
 	Lifetime           time.Duration `env:"PERMANENT_SESSION_LIFETIME" envDefault:"2678400"`
 	RefreshEachRequest bool          `env:"SESSION_REFRESH_EACH_REQUEST" envDefault:"true"`
@@ -177,6 +177,13 @@ func parsers() map[reflect.Type]env.ParserFunc {
 			}
 			return nil, &Error{Value: strconv.Quote(s), Want: "accepted values are Strict, Lax, None"}
 		},
+		reflect.TypeFor[RedisURL](): func(s string) (any, error) {
+			u, err := ParseRedisURL(s)
+			if err != nil {
+				return nil, &Error{Value: strconv.Quote(redact(s)), Want: err.Error() + "; want " + redisURLForms}
+			}
+			return u, nil
+		},
 	}
 }
 
@@ -293,9 +300,6 @@ func (c *Config) check(vars map[string]string) error {
 	}
 	if c.Port > 65535 {
 		return &Error{"PORT", strconv.Quote(vars["PORT"]), "want a port number from 1 to 65535"}
-	}
-	if c.RedisURL, err = sessionstore.ParseRedisURL(c.Redis); err != nil {
-		return &Error{"SESSION_REDIS", strconv.Quote(redact(c.Redis)), err.Error() + "; want redis://[user:password@]host[:port][/db], rediss://... for TLS, unix:///path/to/socket[?db=N], or redis-sentinel://[[user:]password@]host[:port][,host2[:port2]...][/db]#mastername"}
 	}
 
 	release := c.Mode == "release"

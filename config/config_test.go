@@ -20,7 +20,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := map[string]any{
 		"Host": "127.0.0.1", "Port": 5000, "Mode": "debug", "SessionType": "filesystem",
-		"Permanent": true, "UseSigner": false, "Redis": "redis://127.0.0.1:6379/0",
+		"Permanent": true, "UseSigner": false, "Redis": RedisURL{Network: "tcp", Address: "127.0.0.1:6379"},
 		"KeyPrefix": "session:", "Lifetime": 31 * 24 * time.Hour, "RefreshEachRequest": true,
 		"CookieName": "session", "CookieDomain": "", "CookiePath": "/", "CookieHTTPOnly": true,
 		"CookieSecure": false, "SameSite": http.SameSiteLaxMode, "GeneratedSecret": true,
@@ -58,7 +58,7 @@ func TestValues(t *testing.T) {
 		{"SESSION_FILE_DIR=/srv/s", "FileDir", "/srv/s"},
 		{"GIN_MODE=release\x00SECRET_KEY=" + strongKey, "CookieSecure", true},
 		{"GIN_MODE=release\x00SECRET_KEY=" + strongKey + "\x00SESSION_COOKIE_SECURE=false", "CookieSecure", false},
-		{"SESSION_REDIS=redis://:pw@h:7/2", "RedisURL.DB", 2},
+		{"SESSION_REDIS=redis://:pw@h:7/2", "Redis.DB", 2},
 		{"SESSION_ABSOLUTE_LIFETIME=12h", "AbsoluteLifetime", 12 * time.Hour},
 		{"SESSION_ABSOLUTE_LIFETIME=0", "AbsoluteLifetime", time.Duration(0)},
 		{"SESSION_RENEW_GRACE=2", "RenewGrace", 2 * time.Second},
@@ -69,8 +69,8 @@ func TestValues(t *testing.T) {
 		{"TRUSTED_PROXIES=10.0.0.0/8, 127.0.0.1", "TrustedProxies", []string{"10.0.0.0/8", "127.0.0.1"}},
 		{"CSRF_TRUSTED_ORIGINS=https://a.example", "CSRFTrustedOrigins", []string{"https://a.example"}},
 		{"SESSION_COOKIE_NAME=__Host-session\x00SESSION_COOKIE_SECURE=true", "CookieName", "__Host-session"},
-		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "RedisURL.Address", "s1:26379,s2:5000"},
-		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "RedisURL.MasterName", "sessions"},
+		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.Address", "s1:26379,s2:5000"},
+		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.MasterName", "sessions"},
 		{"SESSION_REDIS_MIN_REPLICAS=2", "RedisMinReplicas", 2},
 	} {
 		c, err := Load(strings.Split(tc.env, "\x00"))
