@@ -5,7 +5,9 @@
 package config
 
 import (
+	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -20,8 +22,6 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
-
-	"github.com/sessionsvc/sessionsvc/sessionstore"
 )
 
 // Config is the service's configuration. The env tag names each field's
@@ -307,7 +307,7 @@ func (c *Config) check(vars map[string]string) error {
 	case c.SecretKey == "" && release:
 		return &Error{"SECRET_KEY", `""`, `required when GIN_MODE=release: set at least 32 random bytes, e.g. from "openssl rand -hex 32"`}
 	case c.SecretKey == "":
-		c.SecretKey, c.GeneratedSecret = sessionstore.NewID(), true
+		c.SecretKey, c.GeneratedSecret = randomKey(), true
 	case release && weak(c.SecretKey):
 		return &Error{"SECRET_KEY", fmt.Sprintf("(hidden, %d bytes)", len(c.SecretKey)), `too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`}
 	}
@@ -377,6 +377,14 @@ func (c *Config) check(vars map[string]string) error {
 		c.FileDir = filepath.Join(userCacheDir(vars), "sessionsvc", "sessions")
 	}
 	return nil
+}
+
+// randomKey is 32 bytes from crypto/rand, base64url-encoded: a signing key
+// for one run.
+func randomKey() string {
+	var b [32]byte
+	rand.Read(b[:]) // never returns an error (Go 1.24+: it crashes instead)
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // isUnspecified reports whether host is 0.0.0.0 or ::, which listen on

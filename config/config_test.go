@@ -1,7 +1,10 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
+	"go/parser"
+	"go/token"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -220,5 +223,48 @@ func TestNamelessEntry(t *testing.T) {
 	}
 	if c.Host != "127.0.0.1" || c.SessionType != "filesystem" {
 		t.Errorf("got host %q, type %q; want the defaults", c.Host, c.SessionType)
+	}
+}
+
+// TestGeneratedSecretIsRandom checks that debug mode's key for a run is 32
+// random bytes, a new one each time.
+func TestGeneratedSecretIsRandom(t *testing.T) {
+	a, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(a.SecretKey)
+	if err != nil || len(raw) != 32 {
+		t.Errorf("generated key %q: %d bytes, %v; want 32 bytes, base64url", a.SecretKey, len(raw), err)
+	}
+	if a.SecretKey == b.SecretKey {
+		t.Errorf("two runs got the same key %q", a.SecretKey)
+	}
+}
+
+// TestImportsNothingOfTheProject keeps config a leaf: the other packages
+// take its values, it takes none of theirs.
+func TestImportsNothingOfTheProject(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if strings.HasPrefix(imp.Path.Value, `"github.com/sessionsvc/`) {
+				t.Errorf("%s imports %s", name, imp.Path.Value)
+			}
+		}
 	}
 }
