@@ -82,9 +82,10 @@ type Config struct {
 	// CSRFTrustedOrigins are other origins (scheme://host[:port]) allowed to
 	// post forms here.
 	CSRFTrustedOrigins []string `env:"CSRF_TRUSTED_ORIGINS"`
-	// TrustedProxies are the IPs or CIDRs whose X-Forwarded-For and
-	// X-Forwarded-Proto are believed.
-	TrustedProxies []string `env:"TRUSTED_PROXIES"`
+	// TrustedProxies are the addresses whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed: TRUSTED_PROXIES, comma-separated IPs
+	// or CIDRs, where an IP stands for itself alone (a /32 or /128).
+	TrustedProxies []netip.Prefix `env:"TRUSTED_PROXIES"`
 
 	RedisTimeout  time.Duration `env:"SESSION_REDIS_TIMEOUT" envDefault:"500ms"`
 	RedisPoolSize int           `env:"SESSION_REDIS_POOL_SIZE" envDefault:"32"`
@@ -176,6 +177,25 @@ func parsers() map[reflect.Type]env.ParserFunc {
 				}
 			}
 			return nil, &Error{Value: strconv.Quote(s), Want: "accepted values are Strict, Lax, None"}
+		},
+		reflect.TypeFor[[]netip.Prefix](): func(s string) (any, error) {
+			var prefixes []netip.Prefix
+			for item := range strings.SplitSeq(s, ",") {
+				item = strings.TrimSpace(item)
+				if item == "" {
+					continue
+				}
+				p, err := netip.ParsePrefix(item)
+				if err != nil {
+					addr, aerr := netip.ParseAddr(item)
+					if aerr != nil {
+						return nil, &Error{Value: strconv.Quote(item), Want: "want comma-separated IP addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1"}
+					}
+					p = netip.PrefixFrom(addr, addr.BitLen())
+				}
+				prefixes = append(prefixes, p)
+			}
+			return prefixes, nil
 		},
 		reflect.TypeFor[RedisURL](): func(s string) (any, error) {
 			u, err := ParseRedisURL(s)
@@ -348,13 +368,6 @@ func (c *Config) check(vars map[string]string) error {
 	for _, o := range c.CSRFTrustedOrigins {
 		if err := http.NewCrossOriginProtection().AddTrustedOrigin(o); err != nil {
 			return &Error{"CSRF_TRUSTED_ORIGINS", strconv.Quote(o), "want comma-separated origins of the form scheme://host[:port], e.g. https://app.example.com"}
-		}
-	}
-	for _, p := range c.TrustedProxies {
-		if _, err := netip.ParsePrefix(p); err != nil {
-			if _, err := netip.ParseAddr(p); err != nil {
-				return &Error{"TRUSTED_PROXIES", strconv.Quote(p), "want comma-separated IP addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1"}
-			}
 		}
 	}
 	if c.MetricsAddr != "" {

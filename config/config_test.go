@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -30,7 +31,7 @@ func TestDefaults(t *testing.T) {
 		"FileDir":      "/home/u/.cache/sessionsvc/sessions",
 		"RedisTimeout": 500 * time.Millisecond, "RedisPoolSize": 32, "RedisMinReplicas": 0, "ShutdownTimeout": 10 * time.Second,
 		"AbsoluteLifetime": time.Duration(0), "RenewGrace": 5 * time.Second, "HashIDs": false,
-		"MaxSize": 4096, "RedisCAFile": "", "TrustedProxies": []string(nil), "CSRFTrustedOrigins": []string(nil),
+		"MaxSize": 4096, "RedisCAFile": "", "TrustedProxies": []netip.Prefix(nil), "CSRFTrustedOrigins": []string(nil),
 	}
 	v := reflect.ValueOf(c)
 	for field, w := range want {
@@ -69,7 +70,8 @@ func TestValues(t *testing.T) {
 		{"GIN_MODE=release\x00SECRET_KEY=" + strongKey, "HashIDs", true},
 		{"GIN_MODE=release\x00SECRET_KEY=" + strongKey + "\x00SESSION_HASH_IDS=false", "HashIDs", false},
 		{"SESSION_MAX_SIZE=8192", "MaxSize", 8192},
-		{"TRUSTED_PROXIES=10.0.0.0/8, 127.0.0.1", "TrustedProxies", []string{"10.0.0.0/8", "127.0.0.1"}},
+		{"TRUSTED_PROXIES=10.0.0.0/8, 127.0.0.1", "TrustedProxies", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}},
+		{"TRUSTED_PROXIES=::1,,fd00::/8", "TrustedProxies", []netip.Prefix{netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("fd00::/8")}},
 		{"CSRF_TRUSTED_ORIGINS=https://a.example", "CSRFTrustedOrigins", []string{"https://a.example"}},
 		{"SESSION_COOKIE_NAME=__Host-session\x00SESSION_COOKIE_SECURE=true", "CookieName", "__Host-session"},
 		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.Address", "s1:26379,s2:5000"},

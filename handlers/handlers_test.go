@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -503,8 +504,8 @@ func TestSettingTheEmailRenewsTheID(t *testing.T) {
 }
 
 func TestSecureCookieBehindTrustedProxy(t *testing.T) {
-	srv := newTestServerWith(t, "redis", Deps{TrustedProxies: []string{"127.0.0.1/32"}})
-	untrusted := newTestServerWith(t, "redis", Deps{TrustedProxies: []string{"10.0.0.0/8"}})
+	srv := newTestServerWith(t, "redis", Deps{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	untrusted := newTestServerWith(t, "redis", Deps{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
 	for _, tc := range []struct {
 		name   string
 		base   string

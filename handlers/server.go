@@ -38,9 +38,9 @@ type Deps struct {
 	CookieName string
 	// LogKey keys the hash that stands for session IDs in logs.
 	LogKey []byte
-	// TrustedProxies are the addresses (IPs or CIDRs) whose X-Forwarded-*
-	// headers are believed; empty trusts none.
-	TrustedProxies []string
+	// TrustedProxies are the addresses whose X-Forwarded-* headers are
+	// believed; empty trusts none.
+	TrustedProxies []netip.Prefix
 	// TrustedOrigins may post forms here besides the service's own origin.
 	TrustedOrigins []string
 	// Debug shows developers, under the welcome page, what the session
@@ -54,13 +54,12 @@ type Deps struct {
 
 type server struct {
 	Deps
-	pages   *web.Pages
-	bufs    sync.Pool
-	csrf    *http.CrossOriginProtection
-	langs   *languageMatcher
-	proxies []netip.Prefix // TrustedProxies, parsed
-	ids     idHasher       // session IDs as logs show them
-	lines   slog.Handler   // Deps.Logger's, for request lines, which name their request ID themselves
+	pages *web.Pages
+	bufs  sync.Pool
+	csrf  *http.CrossOriginProtection
+	langs *languageMatcher
+	ids   idHasher     // session IDs as logs show them
+	lines slog.Handler // Deps.Logger's, for request lines, which name their request ID themselves
 }
 
 // NewServer returns the service's HTTP handler.
@@ -81,20 +80,13 @@ func NewServer(deps Deps) (http.Handler, error) {
 			return nil, err
 		}
 	}
+	// Gin believes any proxy unless told which; it takes them as text.
+	var proxies []string
 	for _, p := range deps.TrustedProxies {
-		prefix, err := netip.ParsePrefix(p)
-		if err != nil {
-			addr, aerr := netip.ParseAddr(p)
-			if aerr != nil {
-				return nil, fmt.Errorf("trusted proxy %q: %w", p, err)
-			}
-			prefix = netip.PrefixFrom(addr, addr.BitLen())
-		}
-		s.proxies = append(s.proxies, prefix)
+		proxies = append(proxies, p.String())
 	}
-
 	r := gin.New()
-	if err := r.SetTrustedProxies(deps.TrustedProxies); err != nil {
+	if err := r.SetTrustedProxies(proxies); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
 	r.HandleMethodNotAllowed = true
@@ -193,7 +185,7 @@ func (s *server) fromTrustedProxy(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	for _, p := range s.proxies {
+	for _, p := range s.TrustedProxies {
 		if p.Contains(addr.Addr().Unmap()) {
 			return true
 		}
