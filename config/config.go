@@ -79,9 +79,10 @@ type Config struct {
 	// CookieSecure.
 	SameSite http.SameSite `env:"SESSION_COOKIE_SAMESITE" envDefault:"Lax"`
 
-	// CSRFTrustedOrigins are other origins (scheme://host[:port]) allowed to
-	// post forms here.
-	CSRFTrustedOrigins []string `env:"CSRF_TRUSTED_ORIGINS"`
+	// CrossOrigin refuses state-changing requests that browsers send from
+	// other origins, but for those in CSRF_TRUSTED_ORIGINS (comma-separated
+	// scheme://host[:port]). Load always sets it.
+	CrossOrigin CrossOrigin `env:"CSRF_TRUSTED_ORIGINS"`
 	// TrustedProxies are the addresses whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed: TRUSTED_PROXIES, comma-separated IPs
 	// or CIDRs, where an IP stands for itself alone (a /32 or /128).
@@ -97,6 +98,14 @@ type Config struct {
 	// MetricsAddr is host:port of a separate listener for Prometheus metrics
 	// (GET /metrics), so the public port never exposes them. Empty: off.
 	MetricsAddr string `env:"METRICS_ADDR"`
+}
+
+// CrossOrigin carries the [http.CrossOriginProtection] that Load makes
+// from CSRF_TRUSTED_ORIGINS. It wraps the pointer because the env library
+// stores what a parser returns as a value of the field's type, and a
+// CrossOriginProtection must not be copied.
+type CrossOrigin struct {
+	*http.CrossOriginProtection
 }
 
 // Error is a bad setting: the variable, its value (hidden for secrets) and
@@ -196,6 +205,19 @@ func parsers() map[reflect.Type]env.ParserFunc {
 				prefixes = append(prefixes, p)
 			}
 			return prefixes, nil
+		},
+		reflect.TypeFor[CrossOrigin](): func(s string) (any, error) {
+			p := http.NewCrossOriginProtection()
+			for item := range strings.SplitSeq(s, ",") {
+				item = strings.TrimSpace(item)
+				if item == "" {
+					continue
+				}
+				if err := p.AddTrustedOrigin(item); err != nil {
+					return nil, &Error{Value: strconv.Quote(item), Want: "want comma-separated origins of the form scheme://host[:port], e.g. https://app.example.com"}
+				}
+			}
+			return CrossOrigin{p}, nil
 		},
 		reflect.TypeFor[RedisURL](): func(s string) (any, error) {
 			u, err := ParseRedisURL(s)
@@ -365,10 +387,8 @@ func (c *Config) check(vars map[string]string) error {
 	if !strings.HasPrefix(c.CookiePath, "/") {
 		return &Error{"SESSION_COOKIE_PATH", strconv.Quote(c.CookiePath), `want a path starting with "/"`}
 	}
-	for _, o := range c.CSRFTrustedOrigins {
-		if err := http.NewCrossOriginProtection().AddTrustedOrigin(o); err != nil {
-			return &Error{"CSRF_TRUSTED_ORIGINS", strconv.Quote(o), "want comma-separated origins of the form scheme://host[:port], e.g. https://app.example.com"}
-		}
+	if c.CrossOrigin.CrossOriginProtection == nil {
+		c.CrossOrigin = CrossOrigin{http.NewCrossOriginProtection()}
 	}
 	if c.MetricsAddr != "" {
 		host, port, err := net.SplitHostPort(c.MetricsAddr)

@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -31,7 +32,7 @@ func TestDefaults(t *testing.T) {
 		"FileDir":      "/home/u/.cache/sessionsvc/sessions",
 		"RedisTimeout": 500 * time.Millisecond, "RedisPoolSize": 32, "RedisMinReplicas": 0, "ShutdownTimeout": 10 * time.Second,
 		"AbsoluteLifetime": time.Duration(0), "RenewGrace": 5 * time.Second, "HashIDs": false,
-		"MaxSize": 4096, "RedisCAFile": "", "TrustedProxies": []netip.Prefix(nil), "CSRFTrustedOrigins": []string(nil),
+		"MaxSize": 4096, "RedisCAFile": "", "TrustedProxies": []netip.Prefix(nil),
 	}
 	v := reflect.ValueOf(c)
 	for field, w := range want {
@@ -72,7 +73,6 @@ func TestValues(t *testing.T) {
 		{"SESSION_MAX_SIZE=8192", "MaxSize", 8192},
 		{"TRUSTED_PROXIES=10.0.0.0/8, 127.0.0.1", "TrustedProxies", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}},
 		{"TRUSTED_PROXIES=::1,,fd00::/8", "TrustedProxies", []netip.Prefix{netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("fd00::/8")}},
-		{"CSRF_TRUSTED_ORIGINS=https://a.example", "CSRFTrustedOrigins", []string{"https://a.example"}},
 		{"SESSION_COOKIE_NAME=__Host-session\x00SESSION_COOKIE_SECURE=true", "CookieName", "__Host-session"},
 		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.Address", "s1:26379,s2:5000"},
 		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.MasterName", "sessions"},
@@ -267,6 +267,34 @@ func TestImportsNothingOfTheProject(t *testing.T) {
 			if strings.HasPrefix(imp.Path.Value, `"github.com/sessionsvc/`) {
 				t.Errorf("%s imports %s", name, imp.Path.Value)
 			}
+		}
+	}
+}
+
+// TestCrossOrigin checks that the check Load makes refuses a browser's
+// cross-origin POST, but for the origins in CSRF_TRUSTED_ORIGINS.
+func TestCrossOrigin(t *testing.T) {
+	for _, tc := range []struct {
+		env    string
+		origin string
+		ok     bool
+	}{
+		{"", "https://a.example", false},
+		{"CSRF_TRUSTED_ORIGINS=https://a.example", "https://a.example", true},
+		{"CSRF_TRUSTED_ORIGINS= https://b.example,,https://a.example:8443 ", "https://a.example:8443", true},
+		{"CSRF_TRUSTED_ORIGINS=https://a.example", "https://b.example", false},
+		{"CSRF_TRUSTED_ORIGINS=https://a.example", "http://a.example", false},
+	} {
+		c, err := Load([]string{tc.env})
+		if err != nil {
+			t.Errorf("%q: %v", tc.env, err)
+			continue
+		}
+		r := httptest.NewRequest("POST", "http://app.example/set_email", nil)
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		r.Header.Set("Origin", tc.origin)
+		if err := c.CrossOrigin.Check(r); (err == nil) != tc.ok {
+			t.Errorf("%q: POST from %s: Check = %v, want allowed %v", tc.env, tc.origin, err, tc.ok)
 		}
 	}
 }

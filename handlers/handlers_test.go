@@ -419,7 +419,11 @@ func TestRequestLog(t *testing.T) {
 }
 
 func TestCrossOriginRequestsAreRefused(t *testing.T) {
-	srv := newTestServerWith(t, "redis", Deps{TrustedOrigins: []string{"https://partner.example"}})
+	csrf := http.NewCrossOriginProtection()
+	if err := csrf.AddTrustedOrigin("https://partner.example"); err != nil {
+		t.Fatal(err)
+	}
+	srv := newTestServerWith(t, "redis", Deps{CrossOrigin: csrf})
 	b := newBrowser(t, srv.URL)
 	b.post("/set_email", url.Values{"email_address": {"a@example.com"}})
 	welcome := "<h1>Welcome a@example.com!</h1>"

@@ -41,8 +41,9 @@ type Deps struct {
 	// TrustedProxies are the addresses whose X-Forwarded-* headers are
 	// believed; empty trusts none.
 	TrustedProxies []netip.Prefix
-	// TrustedOrigins may post forms here besides the service's own origin.
-	TrustedOrigins []string
+	// CrossOrigin refuses state-changing requests that browsers send from
+	// other origins, but for the ones it trusts; nil trusts none.
+	CrossOrigin *http.CrossOriginProtection
 	// Debug shows developers, under the welcome page, what the session
 	// holds: the store, the key with the ID shortened, the time left and
 	// the values. Off by default; main turns it on only for GIN_MODE=debug.
@@ -56,7 +57,6 @@ type server struct {
 	Deps
 	pages *web.Pages
 	bufs  sync.Pool
-	csrf  *http.CrossOriginProtection
 	langs *languageMatcher
 	ids   idHasher     // session IDs as logs show them
 	lines slog.Handler // Deps.Logger's, for request lines, which name their request ID themselves
@@ -68,18 +68,16 @@ func NewServer(deps Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
-	s := &server{Deps: deps, pages: pages, csrf: http.NewCrossOriginProtection(), langs: newLanguageMatcher(), ids: newIDHasher(deps.LogKey)}
+	s := &server{Deps: deps, pages: pages, langs: newLanguageMatcher(), ids: newIDHasher(deps.LogKey)}
+	if s.CrossOrigin == nil {
+		s.CrossOrigin = http.NewCrossOriginProtection()
+	}
 	s.lines = deps.Logger.Handler()
 	s.Logger = slog.New(withRequestID(s.lines))
 	if s.ObserveRequest == nil {
 		s.ObserveRequest = func(string, string, int, time.Duration) {}
 	}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
-	for _, o := range deps.TrustedOrigins {
-		if err := s.csrf.AddTrustedOrigin(o); err != nil {
-			return nil, err
-		}
-	}
 	// Gin believes any proxy unless told which; it takes them as text.
 	var proxies []string
 	for _, p := range deps.TrustedProxies {
@@ -148,7 +146,7 @@ func securityHeaders(c *gin.Context) {
 // refuseCrossOrigin answers 403 to state-changing requests (POST and the
 // like) that a browser sent from another origin, before any handler runs.
 func (s *server) refuseCrossOrigin(c *gin.Context) {
-	if err := s.csrf.Check(c.Request); err != nil {
+	if err := s.CrossOrigin.Check(c.Request); err != nil {
 		s.forbidCrossSite(c)
 		return
 	}
