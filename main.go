@@ -138,7 +138,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		CookieName:     cfg.CookieName,
 		LogKey:         logKey,
 		TrustedProxies: cfg.TrustedProxies,
-		TrustedOrigins: cfg.CSRFTrustedOrigins,
+		CrossOrigin:    cfg.CrossOrigin.CrossOriginProtection,
 		Debug:          cfg.Mode == "debug",
 	}
 	if m != nil {

@@ -1,11 +1,13 @@
 // Package config reads the service's settings from environment variables,
 // named as in Flask and Flask-Session where those have a name. Every field's
-// variable, default and accepted values are in its struct tags; Load checks
-// them all and names the variable in every error.
+// variable and default are in its struct tags; Load parses each once, checks
+// what the variables accept and names the variable in every error.
 package config
 
 import (
+	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -18,83 +20,92 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
-
-	"github.com/sessionsvc/sessionsvc/session"
-	"github.com/sessionsvc/sessionsvc/session/redisstore"
 )
 
-// Config is the service's configuration. Tags: env is the variable,
-// default its value when unset or empty, oneof the accepted values
-// (compared without regard to case), min the least whole number accepted
-// (1 when absent), secret hides the value in errors, zero:"off" lets a
-// duration be 0.
+// Config is the service's configuration. The env tag names each field's
+// variable and envDefault gives its value when the variable is unset or
+// empty (github.com/caarlos0/env reads them); what a variable accepts
+// beyond its type is checked by Load, and said in its error.
 type Config struct {
-	Host string `env:"HOST" default:"127.0.0.1"`
-	Port int    `env:"PORT" default:"5000"`
+	Host string `env:"HOST" envDefault:"127.0.0.1"`
+	// Port is 1 to 65535.
+	Port int `env:"PORT" envDefault:"5000"`
 	// Mode is debug or release; release demands a strong SECRET_KEY, makes
 	// cookies Secure by default and logs JSON.
-	Mode string `env:"GIN_MODE" default:"debug" oneof:"debug,release"`
+	Mode string `env:"GIN_MODE" envDefault:"debug"`
 
 	// SecretKey signs cookies. Unset in debug mode: a random key for this
 	// run (GeneratedSecret tells).
-	SecretKey          string   `env:"SECRET_KEY" secret:"true"`
-	SecretKeyFallbacks []string `env:"SECRET_KEY_FALLBACKS" secret:"true"`
+	SecretKey          string   `env:"SECRET_KEY"`
+	SecretKeyFallbacks []string `env:"SECRET_KEY_FALLBACKS"`
 	GeneratedSecret    bool
 
 	// SessionType is redis, filesystem or cookie ("null" is read as cookie).
-	SessionType        string `env:"SESSION_TYPE" default:"filesystem" oneof:"redis,filesystem,cookie,null"`
-	Permanent          bool   `env:"SESSION_PERMANENT" default:"true"`
-	UseSigner          bool   `env:"SESSION_USE_SIGNER" default:"false"`
-	Redis              string `env:"SESSION_REDIS" default:"redis://127.0.0.1:6379/0" secret:"url"`
-	RedisURL           redisstore.URL
-	KeyPrefix          string        `env:"SESSION_KEY_PREFIX" default:"session:"`
-	Lifetime           time.Duration `env:"PERMANENT_SESSION_LIFETIME" default:"2678400"`
-	RefreshEachRequest bool          `env:"SESSION_REFRESH_EACH_REQUEST" default:"true"`
+	SessionType string `env:"SESSION_TYPE" envDefault:"filesystem"`
+	Permanent   bool   `env:"SESSION_PERMANENT" envDefault:"true"`
+	UseSigner   bool   `env:"SESSION_USE_SIGNER" envDefault:"false"`
+	// Redis is SESSION_REDIS, parsed; its String hides the password.
+	Redis              RedisURL      `env:"SESSION_REDIS" envDefault:"redis://127.0.0.1:6379/0"`
+	KeyPrefix          string        `env:"SESSION_KEY_PREFIX" envDefault:"session:"`
+	Lifetime           time.Duration `env:"PERMANENT_SESSION_LIFETIME" envDefault:"2678400"`
+	RefreshEachRequest bool          `env:"SESSION_REFRESH_EACH_REQUEST" envDefault:"true"`
 	FileDir            string        `env:"SESSION_FILE_DIR"`
 	// AbsoluteLifetime ends a session that long after its creation, however
 	// active; 0 turns it off.
-	AbsoluteLifetime time.Duration `env:"SESSION_ABSOLUTE_LIFETIME" default:"0" zero:"off"`
+	AbsoluteLifetime time.Duration `env:"SESSION_ABSOLUTE_LIFETIME" envDefault:"0"`
 	// RenewGrace is how long a renewed session's old ID still works.
-	RenewGrace time.Duration `env:"SESSION_RENEW_GRACE" default:"5s"`
+	RenewGrace time.Duration `env:"SESSION_RENEW_GRACE" envDefault:"5s"`
 	// HashIDs stores sessions under a hash of their ID; it defaults to true
 	// in release mode (IDs at rest are useless to whoever copies the store,
 	// and the shorter key saves 16 bytes per session) and false in debug (the
 	// key is the cookie's ID, as in the tutorial).
 	HashIDs bool `env:"SESSION_HASH_IDS"`
 	// MaxSize is the largest encoded session, in bytes.
-	MaxSize int `env:"SESSION_MAX_SIZE" default:"4096"`
+	MaxSize int `env:"SESSION_MAX_SIZE" envDefault:"4096"`
 	// RedisCAFile is a PEM file of the CAs that sign the Redis server's
 	// certificate (rediss://); empty means the system's roots.
 	RedisCAFile string         `env:"SESSION_REDIS_CA_FILE"`
 	RedisCAs    *x509.CertPool // RedisCAFile, parsed
 
-	CookieName     string `env:"SESSION_COOKIE_NAME" default:"session"`
+	CookieName     string `env:"SESSION_COOKIE_NAME" envDefault:"session"`
 	CookieDomain   string `env:"SESSION_COOKIE_DOMAIN"`
-	CookiePath     string `env:"SESSION_COOKIE_PATH" default:"/"`
-	CookieHTTPOnly bool   `env:"SESSION_COOKIE_HTTPONLY" default:"true"`
+	CookiePath     string `env:"SESSION_COOKIE_PATH" envDefault:"/"`
+	CookieHTTPOnly bool   `env:"SESSION_COOKIE_HTTPONLY" envDefault:"true"`
 	// CookieSecure defaults to true in release mode, false in debug.
-	CookieSecure   bool          `env:"SESSION_COOKIE_SECURE"`
-	CookieSameSite string        `env:"SESSION_COOKIE_SAMESITE" default:"Lax" oneof:"Strict,Lax,None"`
-	SameSite       http.SameSite // CookieSameSite, parsed
+	CookieSecure bool `env:"SESSION_COOKIE_SECURE"`
+	// SameSite is Strict, Lax or None (written in any case); None needs
+	// CookieSecure.
+	SameSite http.SameSite `env:"SESSION_COOKIE_SAMESITE" envDefault:"Lax"`
 
-	// CSRFTrustedOrigins are other origins (scheme://host[:port]) allowed to
-	// post forms here.
-	CSRFTrustedOrigins []string `env:"CSRF_TRUSTED_ORIGINS"`
-	// TrustedProxies are the IPs or CIDRs whose X-Forwarded-For and
-	// X-Forwarded-Proto are believed.
-	TrustedProxies []string `env:"TRUSTED_PROXIES"`
+	// CrossOrigin refuses state-changing requests that browsers send from
+	// other origins, but for those in CSRF_TRUSTED_ORIGINS (comma-separated
+	// scheme://host[:port]). Load always sets it.
+	CrossOrigin CrossOrigin `env:"CSRF_TRUSTED_ORIGINS"`
+	// TrustedProxies are the addresses whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed: TRUSTED_PROXIES, comma-separated IPs
+	// or CIDRs, where an IP stands for itself alone (a /32 or /128).
+	TrustedProxies []netip.Prefix `env:"TRUSTED_PROXIES"`
 
-	RedisTimeout  time.Duration `env:"SESSION_REDIS_TIMEOUT" default:"500ms"`
-	RedisPoolSize int           `env:"SESSION_REDIS_POOL_SIZE" default:"32"`
+	RedisTimeout  time.Duration `env:"SESSION_REDIS_TIMEOUT" envDefault:"500ms"`
+	RedisPoolSize int           `env:"SESSION_REDIS_POOL_SIZE" envDefault:"32"`
 	// RedisMinReplicas is how many replicas must acknowledge each session
 	// write (Redis WAIT) before it counts as done; 0 waits for none.
-	RedisMinReplicas int           `env:"SESSION_REDIS_MIN_REPLICAS" default:"0" min:"0"`
-	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" default:"10s"`
+	RedisMinReplicas int           `env:"SESSION_REDIS_MIN_REPLICAS" envDefault:"0"`
+	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
 
 	// MetricsAddr is host:port of a separate listener for Prometheus metrics
 	// (GET /metrics), so the public port never exposes them. Empty: off.
 	MetricsAddr string `env:"METRICS_ADDR"`
+}
+
+// CrossOrigin carries the [http.CrossOriginProtection] that Load makes
+// from CSRF_TRUSTED_ORIGINS. It wraps the pointer because the env library
+// stores what a parser returns as a value of the field's type, and a
+// CrossOriginProtection must not be copied.
+type CrossOrigin struct {
+	*http.CrossOriginProtection
 }
 
 // Error is a bad setting: the variable, its value (hidden for secrets) and
@@ -115,91 +126,151 @@ var placeholderWords = []string{"secret", "change", "replace", "example", "place
 // Load reads the configuration from environ (KEY=value strings, later
 // entries win). An unset or empty variable takes its default.
 func Load(environ []string) (Config, error) {
-	env := map[string]string{}
+	vars := map[string]string{}
 	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
+		// An entry with no name ("=C:" on Windows) would be read for every
+		// field that has no variable.
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			vars[k] = v
 		}
 	}
 	var c Config
-	v := reflect.ValueOf(&c).Elem()
-	for i := 0; i < v.NumField(); i++ {
-		f := v.Type().Field(i)
-		name := f.Tag.Get("env")
-		if name == "" {
-			continue
-		}
-		raw := env[name]
-		if raw == "" {
-			raw = f.Tag.Get("default")
-		}
-		if err := set(v.Field(i), f, raw); err != nil {
-			return Config{}, err
-		}
+	if err := env.ParseWithOptions(&c, env.Options{Environment: vars, FuncMap: parsers()}); err != nil {
+		return Config{}, badValue(err, vars)
 	}
-	return c, c.check(env)
+	return c, c.check(vars)
 }
 
-// set parses raw into field according to its type and tags.
-func set(field reflect.Value, f reflect.StructField, raw string) error {
+// parsers read the field types whose syntax the library lacks or reads
+// otherwise: its int is 32 bits, its durations take no bare seconds, its
+// lists keep spaces and empty items. Their errors are *Error without Var,
+// which badValue fills in, or, for numbers, errNotNumber.
+func parsers() map[reflect.Type]env.ParserFunc {
+	return map[reflect.Type]env.ParserFunc{
+		reflect.TypeFor[bool](): func(s string) (any, error) {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return nil, &Error{Value: strconv.Quote(s), Want: "accepted values are true or false"}
+			}
+			return b, nil
+		},
+		reflect.TypeFor[int](): func(s string) (any, error) {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return nil, errNotNumber
+			}
+			return n, nil
+		},
+		reflect.TypeFor[time.Duration](): func(s string) (any, error) {
+			d, err := parseDuration(s)
+			if err != nil {
+				return nil, errNotNumber
+			}
+			return d, nil
+		},
+		// A comma-separated list, spaces around items and empty items
+		// dropped.
+		reflect.TypeFor[[]string](): func(s string) (any, error) {
+			var list []string
+			for item := range strings.SplitSeq(s, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					list = append(list, item)
+				}
+			}
+			return list, nil
+		},
+		reflect.TypeFor[http.SameSite](): func(s string) (any, error) {
+			for name, mode := range map[string]http.SameSite{"Strict": http.SameSiteStrictMode, "Lax": http.SameSiteLaxMode, "None": http.SameSiteNoneMode} {
+				if strings.EqualFold(s, name) {
+					return mode, nil
+				}
+			}
+			return nil, &Error{Value: strconv.Quote(s), Want: "accepted values are Strict, Lax, None"}
+		},
+		reflect.TypeFor[[]netip.Prefix](): func(s string) (any, error) {
+			var prefixes []netip.Prefix
+			for item := range strings.SplitSeq(s, ",") {
+				item = strings.TrimSpace(item)
+				if item == "" {
+					continue
+				}
+				p, err := netip.ParsePrefix(item)
+				if err != nil {
+					addr, aerr := netip.ParseAddr(item)
+					if aerr != nil {
+						return nil, &Error{Value: strconv.Quote(item), Want: "want comma-separated IP addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1"}
+					}
+					p = netip.PrefixFrom(addr, addr.BitLen())
+				}
+				prefixes = append(prefixes, p)
+			}
+			return prefixes, nil
+		},
+		reflect.TypeFor[CrossOrigin](): func(s string) (any, error) {
+			p := http.NewCrossOriginProtection()
+			for item := range strings.SplitSeq(s, ",") {
+				item = strings.TrimSpace(item)
+				if item == "" {
+					continue
+				}
+				if err := p.AddTrustedOrigin(item); err != nil {
+					return nil, &Error{Value: strconv.Quote(item), Want: "want comma-separated origins of the form scheme://host[:port], e.g. https://app.example.com"}
+				}
+			}
+			return CrossOrigin{p}, nil
+		},
+		reflect.TypeFor[RedisURL](): func(s string) (any, error) {
+			u, err := ParseRedisURL(s)
+			if err != nil {
+				return nil, &Error{Value: strconv.Quote(redact(s)), Want: err.Error() + "; want " + redisURLForms}
+			}
+			return u, nil
+		},
+	}
+}
+
+// errNotNumber is a whole number or duration that does not parse; its
+// error says what the variable accepts, as for one out of range.
+var errNotNumber = errors.New("not a number")
+
+// badValue turns the library's error into an *Error naming the variable of
+// the first field that failed.
+func badValue(err error, vars map[string]string) error {
+	agg, ok := errors.AsType[env.AggregateError](err)
+	if !ok || len(agg.Errors) == 0 {
+		return err
+	}
+	pe, ok := agg.Errors[0].(env.ParseError)
+	if !ok {
+		return err
+	}
+	f, _ := reflect.TypeFor[Config]().FieldByName(pe.Name)
 	name := f.Tag.Get("env")
-	bad := func(want string) error {
-		return &Error{Var: name, Value: shown(f, raw), Want: want}
+	if e, ok := pe.Err.(*Error); ok {
+		e.Var = name
+		return e
 	}
-	if oneof := f.Tag.Get("oneof"); oneof != "" && raw != "" {
-		ok := false
-		for _, o := range strings.Split(oneof, ",") {
-			if strings.EqualFold(raw, o) {
-				raw, ok = o, true
-			}
-		}
-		if !ok {
-			return bad("accepted values are " + strings.ReplaceAll(oneof, ",", ", "))
-		}
+	return &Error{name, strconv.Quote(vars[name]), wantNumber(name, pe.Type == reflect.TypeFor[time.Duration]())}
+}
+
+// zeroIsOff reports whether the numeric setting name takes 0, to turn
+// something off; the others take whole numbers from 1 and positive
+// durations.
+func zeroIsOff(name string) bool {
+	return name == "SESSION_ABSOLUTE_LIFETIME" || name == "SESSION_REDIS_MIN_REPLICAS"
+}
+
+// wantNumber is what the numeric setting name accepts.
+func wantNumber(name string, duration bool) string {
+	switch {
+	case duration && zeroIsOff(name):
+		return "want 0 (off) or a duration: whole seconds (3600) or a Go duration (12h, 90m)"
+	case duration:
+		return "want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)"
+	case zeroIsOff(name):
+		return "want a whole number of at least 0"
 	}
-	switch field.Interface().(type) {
-	case string:
-		field.SetString(raw)
-	case []string:
-		var list []string
-		for _, s := range strings.Split(raw, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				list = append(list, s)
-			}
-		}
-		field.Set(reflect.ValueOf(list))
-	case bool:
-		if raw == "" {
-			return nil
-		}
-		b, err := strconv.ParseBool(raw)
-		if err != nil {
-			return bad("accepted values are true or false")
-		}
-		field.SetBool(b)
-	case int:
-		least := 1
-		if m := f.Tag.Get("min"); m != "" {
-			least, _ = strconv.Atoi(m)
-		}
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < least {
-			return bad(fmt.Sprintf("want a whole number of at least %d", least))
-		}
-		field.SetInt(int64(n))
-	case time.Duration:
-		d, err := parseDuration(raw)
-		switch {
-		case f.Tag.Get("zero") != "" && (err != nil || d < 0):
-			return bad("want 0 (off) or a duration: whole seconds (3600) or a Go duration (12h, 90m)")
-		case f.Tag.Get("zero") == "" && (err != nil || d <= 0):
-			return bad("want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)")
-		}
-		field.SetInt(int64(d))
-	default:
-		panic("config: unsupported field type " + f.Type.String())
-	}
-	return nil
+	return "want a whole number of at least 1"
 }
 
 // parseDuration reads whole seconds or a Go duration.
@@ -211,18 +282,6 @@ func parseDuration(s string) (time.Duration, error) {
 		return time.Duration(n) * time.Second, nil
 	}
 	return time.ParseDuration(s)
-}
-
-// shown is how a value appears in an error: secrets are hidden, and URLs
-// lose their password.
-func shown(f reflect.StructField, raw string) string {
-	switch f.Tag.Get("secret") {
-	case "true":
-		return fmt.Sprintf("(hidden, %d bytes)", len(raw))
-	case "url":
-		return strconv.Quote(redact(raw))
-	}
-	return strconv.Quote(raw)
 }
 
 // redact replaces the password in a URL with "xxxxx".
@@ -239,17 +298,50 @@ func redact(raw string) string {
 	return raw[:i+3] + "xxxxx" + raw[at:]
 }
 
+// oneOf returns the one of accepted that value is, compared without regard
+// to case, or an error for the variable name.
+func oneOf(name, value string, accepted ...string) (string, error) {
+	for _, a := range accepted {
+		if strings.EqualFold(value, a) {
+			return a, nil
+		}
+	}
+	return "", &Error{name, strconv.Quote(value), "accepted values are " + strings.Join(accepted, ", ")}
+}
+
 // check validates what single fields cannot, and fills derived fields.
-func (c *Config) check(env map[string]string) error {
-	if c.Port > 65535 {
-		return &Error{"PORT", strconv.Quote(env["PORT"]), "want a port number from 1 to 65535"}
+func (c *Config) check(vars map[string]string) error {
+	var err error
+	if c.Mode, err = oneOf("GIN_MODE", c.Mode, "debug", "release"); err != nil {
+		return err
+	}
+	if c.SessionType, err = oneOf("SESSION_TYPE", c.SessionType, "redis", "filesystem", "cookie", "null"); err != nil {
+		return err
 	}
 	if c.SessionType == "null" {
 		c.SessionType = "cookie"
 	}
-	var err error
-	if c.RedisURL, err = redisstore.ParseURL(c.Redis); err != nil {
-		return &Error{"SESSION_REDIS", strconv.Quote(redact(c.Redis)), err.Error() + "; want redis://[user:password@]host[:port][/db], rediss://... for TLS, unix:///path/to/socket[?db=N], or redis-sentinel://[[user:]password@]host[:port][,host2[:port2]...][/db]#mastername"}
+	for _, n := range []struct {
+		name     string
+		value    int64
+		duration bool
+	}{
+		{"PORT", int64(c.Port), false},
+		{"PERMANENT_SESSION_LIFETIME", int64(c.Lifetime), true},
+		{"SESSION_ABSOLUTE_LIFETIME", int64(c.AbsoluteLifetime), true},
+		{"SESSION_RENEW_GRACE", int64(c.RenewGrace), true},
+		{"SESSION_MAX_SIZE", int64(c.MaxSize), false},
+		{"SESSION_REDIS_TIMEOUT", int64(c.RedisTimeout), true},
+		{"SESSION_REDIS_POOL_SIZE", int64(c.RedisPoolSize), false},
+		{"SESSION_REDIS_MIN_REPLICAS", int64(c.RedisMinReplicas), false},
+		{"SHUTDOWN_TIMEOUT", int64(c.ShutdownTimeout), true},
+	} {
+		if n.value < 0 || n.value == 0 && !zeroIsOff(n.name) {
+			return &Error{n.name, strconv.Quote(vars[n.name]), wantNumber(n.name, n.duration)}
+		}
+	}
+	if c.Port > 65535 {
+		return &Error{"PORT", strconv.Quote(vars["PORT"]), "want a port number from 1 to 65535"}
 	}
 
 	release := c.Mode == "release"
@@ -257,7 +349,7 @@ func (c *Config) check(env map[string]string) error {
 	case c.SecretKey == "" && release:
 		return &Error{"SECRET_KEY", `""`, `required when GIN_MODE=release: set at least 32 random bytes, e.g. from "openssl rand -hex 32"`}
 	case c.SecretKey == "":
-		c.SecretKey, c.GeneratedSecret = session.NewID(), true
+		c.SecretKey, c.GeneratedSecret = randomKey(), true
 	case release && weak(c.SecretKey):
 		return &Error{"SECRET_KEY", fmt.Sprintf("(hidden, %d bytes)", len(c.SecretKey)), `too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`}
 	}
@@ -269,13 +361,12 @@ func (c *Config) check(env map[string]string) error {
 		}
 	}
 
-	if env["SESSION_COOKIE_SECURE"] == "" {
+	if vars["SESSION_COOKIE_SECURE"] == "" {
 		c.CookieSecure = release
 	}
-	if env["SESSION_HASH_IDS"] == "" {
+	if vars["SESSION_HASH_IDS"] == "" {
 		c.HashIDs = release
 	}
-	c.SameSite = map[string]http.SameSite{"Strict": http.SameSiteStrictMode, "Lax": http.SameSiteLaxMode, "None": http.SameSiteNoneMode}[c.CookieSameSite]
 	if c.SameSite == http.SameSiteNoneMode && !c.CookieSecure {
 		return &Error{"SESSION_COOKIE_SAMESITE", `"None"`, "browsers drop SameSite=None cookies that are not Secure: set SESSION_COOKIE_SECURE=true, or use Lax or Strict"}
 	}
@@ -296,17 +387,8 @@ func (c *Config) check(env map[string]string) error {
 	if !strings.HasPrefix(c.CookiePath, "/") {
 		return &Error{"SESSION_COOKIE_PATH", strconv.Quote(c.CookiePath), `want a path starting with "/"`}
 	}
-	for _, o := range c.CSRFTrustedOrigins {
-		if err := http.NewCrossOriginProtection().AddTrustedOrigin(o); err != nil {
-			return &Error{"CSRF_TRUSTED_ORIGINS", strconv.Quote(o), "want comma-separated origins of the form scheme://host[:port], e.g. https://app.example.com"}
-		}
-	}
-	for _, p := range c.TrustedProxies {
-		if _, err := netip.ParsePrefix(p); err != nil {
-			if _, err := netip.ParseAddr(p); err != nil {
-				return &Error{"TRUSTED_PROXIES", strconv.Quote(p), "want comma-separated IP addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1"}
-			}
-		}
+	if c.CrossOrigin.CrossOriginProtection == nil {
+		c.CrossOrigin = CrossOrigin{http.NewCrossOriginProtection()}
 	}
 	if c.MetricsAddr != "" {
 		host, port, err := net.SplitHostPort(c.MetricsAddr)
@@ -325,9 +407,17 @@ func (c *Config) check(env map[string]string) error {
 		}
 	}
 	if c.FileDir == "" {
-		c.FileDir = filepath.Join(userCacheDir(env), "sessionsvc", "sessions")
+		c.FileDir = filepath.Join(userCacheDir(vars), "sessionsvc", "sessions")
 	}
 	return nil
+}
+
+// randomKey is 32 bytes from crypto/rand, base64url-encoded: a signing key
+// for one run.
+func randomKey() string {
+	var b [32]byte
+	rand.Read(b[:]) // never returns an error (Go 1.24+: it crashes instead)
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // isUnspecified reports whether host is 0.0.0.0 or ::, which listen on
@@ -372,13 +462,13 @@ func validCookieName(name string) bool {
 	return true
 }
 
-// userCacheDir is os.UserCacheDir computed from env rather than the process
+// userCacheDir is os.UserCacheDir computed from vars rather than the process
 // environment.
-func userCacheDir(env map[string]string) string {
-	if d := env["XDG_CACHE_HOME"]; filepath.IsAbs(d) {
+func userCacheDir(vars map[string]string) string {
+	if d := vars["XDG_CACHE_HOME"]; filepath.IsAbs(d) {
 		return d
 	}
-	if h := env["HOME"]; h != "" {
+	if h := vars["HOME"]; h != "" {
 		return filepath.Join(h, ".cache")
 	}
 	return os.TempDir()

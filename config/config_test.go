@@ -1,8 +1,13 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
+	"go/parser"
+	"go/token"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -20,14 +25,14 @@ func TestDefaults(t *testing.T) {
 	}
 	want := map[string]any{
 		"Host": "127.0.0.1", "Port": 5000, "Mode": "debug", "SessionType": "filesystem",
-		"Permanent": true, "UseSigner": false, "Redis": "redis://127.0.0.1:6379/0",
+		"Permanent": true, "UseSigner": false, "Redis": RedisURL{Network: "tcp", Address: "127.0.0.1:6379"},
 		"KeyPrefix": "session:", "Lifetime": 31 * 24 * time.Hour, "RefreshEachRequest": true,
 		"CookieName": "session", "CookieDomain": "", "CookiePath": "/", "CookieHTTPOnly": true,
 		"CookieSecure": false, "SameSite": http.SameSiteLaxMode, "GeneratedSecret": true,
 		"FileDir":      "/home/u/.cache/sessionsvc/sessions",
 		"RedisTimeout": 500 * time.Millisecond, "RedisPoolSize": 32, "RedisMinReplicas": 0, "ShutdownTimeout": 10 * time.Second,
 		"AbsoluteLifetime": time.Duration(0), "RenewGrace": 5 * time.Second, "HashIDs": false,
-		"MaxSize": 4096, "RedisCAFile": "", "TrustedProxies": []string(nil), "CSRFTrustedOrigins": []string(nil),
+		"MaxSize": 4096, "RedisCAFile": "", "TrustedProxies": []netip.Prefix(nil),
 	}
 	v := reflect.ValueOf(c)
 	for field, w := range want {
@@ -58,7 +63,7 @@ func TestValues(t *testing.T) {
 		{"SESSION_FILE_DIR=/srv/s", "FileDir", "/srv/s"},
 		{"GIN_MODE=release\x00SECRET_KEY=" + strongKey, "CookieSecure", true},
 		{"GIN_MODE=release\x00SECRET_KEY=" + strongKey + "\x00SESSION_COOKIE_SECURE=false", "CookieSecure", false},
-		{"SESSION_REDIS=redis://:pw@h:7/2", "RedisURL.DB", 2},
+		{"SESSION_REDIS=redis://:pw@h:7/2", "Redis.DB", 2},
 		{"SESSION_ABSOLUTE_LIFETIME=12h", "AbsoluteLifetime", 12 * time.Hour},
 		{"SESSION_ABSOLUTE_LIFETIME=0", "AbsoluteLifetime", time.Duration(0)},
 		{"SESSION_RENEW_GRACE=2", "RenewGrace", 2 * time.Second},
@@ -66,11 +71,11 @@ func TestValues(t *testing.T) {
 		{"GIN_MODE=release\x00SECRET_KEY=" + strongKey, "HashIDs", true},
 		{"GIN_MODE=release\x00SECRET_KEY=" + strongKey + "\x00SESSION_HASH_IDS=false", "HashIDs", false},
 		{"SESSION_MAX_SIZE=8192", "MaxSize", 8192},
-		{"TRUSTED_PROXIES=10.0.0.0/8, 127.0.0.1", "TrustedProxies", []string{"10.0.0.0/8", "127.0.0.1"}},
-		{"CSRF_TRUSTED_ORIGINS=https://a.example", "CSRFTrustedOrigins", []string{"https://a.example"}},
+		{"TRUSTED_PROXIES=10.0.0.0/8, 127.0.0.1", "TrustedProxies", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}},
+		{"TRUSTED_PROXIES=::1,,fd00::/8", "TrustedProxies", []netip.Prefix{netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("fd00::/8")}},
 		{"SESSION_COOKIE_NAME=__Host-session\x00SESSION_COOKIE_SECURE=true", "CookieName", "__Host-session"},
-		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "RedisURL.Address", "s1:26379,s2:5000"},
-		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "RedisURL.MasterName", "sessions"},
+		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.Address", "s1:26379,s2:5000"},
+		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.MasterName", "sessions"},
 		{"SESSION_REDIS_MIN_REPLICAS=2", "RedisMinReplicas", 2},
 	} {
 		c, err := Load(strings.Split(tc.env, "\x00"))
@@ -190,6 +195,106 @@ func TestDocumented(t *testing.T) {
 		}
 		if !strings.Contains(string(readme), "`"+name+"`") {
 			t.Errorf("README.md lacks `%s`", name)
+		}
+	}
+}
+
+// TestNumbersHaveRanges checks that every whole-number and duration
+// variable refuses a negative value, naming itself.
+func TestNumbersHaveRanges(t *testing.T) {
+	typ := reflect.TypeOf(Config{})
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		name := f.Tag.Get("env")
+		if name == "" || (f.Type != reflect.TypeOf(0) && f.Type != reflect.TypeOf(time.Duration(0))) {
+			continue
+		}
+		_, err := Load([]string{name + "=-1"})
+		if cerr, ok := errors.AsType[*Error](err); !ok || cerr.Var != name || cerr.Value != `"-1"` {
+			t.Errorf("%s=-1: got %v, want an error naming %s", name, err, name)
+		}
+	}
+}
+
+// TestNamelessEntry checks that an environment entry without a name (as
+// Windows has, "=C:=C:\\") is ignored.
+func TestNamelessEntry(t *testing.T) {
+	c, err := Load([]string{"=x", "HOME=/h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Host != "127.0.0.1" || c.SessionType != "filesystem" {
+		t.Errorf("got host %q, type %q; want the defaults", c.Host, c.SessionType)
+	}
+}
+
+// TestGeneratedSecretIsRandom checks that debug mode's key for a run is 32
+// random bytes, a new one each time.
+func TestGeneratedSecretIsRandom(t *testing.T) {
+	a, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(a.SecretKey)
+	if err != nil || len(raw) != 32 {
+		t.Errorf("generated key %q: %d bytes, %v; want 32 bytes, base64url", a.SecretKey, len(raw), err)
+	}
+	if a.SecretKey == b.SecretKey {
+		t.Errorf("two runs got the same key %q", a.SecretKey)
+	}
+}
+
+// TestImportsNothingOfTheProject keeps config a leaf: the other packages
+// take its values, it takes none of theirs.
+func TestImportsNothingOfTheProject(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if strings.HasPrefix(imp.Path.Value, `"github.com/sessionsvc/`) {
+				t.Errorf("%s imports %s", name, imp.Path.Value)
+			}
+		}
+	}
+}
+
+// TestCrossOrigin checks that the check Load makes refuses a browser's
+// cross-origin POST, but for the origins in CSRF_TRUSTED_ORIGINS.
+func TestCrossOrigin(t *testing.T) {
+	for _, tc := range []struct {
+		env    string
+		origin string
+		ok     bool
+	}{
+		{"", "https://a.example", false},
+		{"CSRF_TRUSTED_ORIGINS=https://a.example", "https://a.example", true},
+		{"CSRF_TRUSTED_ORIGINS= https://b.example,,https://a.example:8443 ", "https://a.example:8443", true},
+		{"CSRF_TRUSTED_ORIGINS=https://a.example", "https://b.example", false},
+		{"CSRF_TRUSTED_ORIGINS=https://a.example", "http://a.example", false},
+	} {
+		c, err := Load([]string{tc.env})
+		if err != nil {
+			t.Errorf("%q: %v", tc.env, err)
+			continue
+		}
+		r := httptest.NewRequest("POST", "http://app.example/set_email", nil)
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		r.Header.Set("Origin", tc.origin)
+		if err := c.CrossOrigin.Check(r); (err == nil) != tc.ok {
+			t.Errorf("%q: POST from %s: Check = %v, want allowed %v", tc.env, tc.origin, err, tc.ok)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
 	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/session/redisstore"
@@ -27,12 +28,12 @@ import (
 func benchHandler(b *testing.B) http.Handler {
 	b.Helper()
 	srv := redistest.Start(b)
-	u, err := redisstore.ParseURL(srv.URL)
+	u, err := config.ParseRedisURL(srv.URL)
 	if err != nil {
 		b.Fatal(err)
 	}
 	store, err := session.New(session.Config{
-		Backend:  redisstore.New(redisstore.Config{URL: u, Prefix: srv.Prefix, Timeout: 5 * time.Second, PoolSize: 32}), // a generous timeout: a busy machine must not fail a benchmark
+		Backend:  redisstore.New(redisstore.Config{URL: redisstore.URL(u), Prefix: srv.Prefix, Timeout: 5 * time.Second, PoolSize: 32}), // a generous timeout: a busy machine must not fail a benchmark
 		Signer:   session.NewSigner("session id", "a benchmark secret of at least 32 bytes"),
 		Lifetime: 31 * 24 * time.Hour, Refresh: true,
 		Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
 	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/session/dirstore"
@@ -64,11 +66,11 @@ func newTestServerWith(t *testing.T, kind string, deps Deps) *testServer {
 		} else {
 			ts.redis = redistest.Start(t)
 		}
-		u, err := redisstore.ParseURL(ts.redis.URL)
+		u, err := config.ParseRedisURL(ts.redis.URL)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.Backend = redisstore.New(redisstore.Config{URL: u, Prefix: ts.redis.Prefix, Timeout: 300 * time.Millisecond, PoolSize: 4})
+		cfg.Backend = redisstore.New(redisstore.Config{URL: redisstore.URL(u), Prefix: ts.redis.Prefix, Timeout: 300 * time.Millisecond, PoolSize: 4})
 	case "filesystem":
 		d, err := dirstore.New(t.TempDir())
 		if err != nil {
@@ -420,7 +422,11 @@ func TestRequestLog(t *testing.T) {
 }
 
 func TestCrossOriginRequestsAreRefused(t *testing.T) {
-	srv := newTestServerWith(t, "redis", Deps{TrustedOrigins: []string{"https://partner.example"}})
+	csrf := http.NewCrossOriginProtection()
+	if err := csrf.AddTrustedOrigin("https://partner.example"); err != nil {
+		t.Fatal(err)
+	}
+	srv := newTestServerWith(t, "redis", Deps{CrossOrigin: csrf})
 	b := newBrowser(t, srv.URL)
 	b.post("/set_email", url.Values{"email_address": {"a@example.com"}})
 	welcome := "<h1>Welcome a@example.com!</h1>"
@@ -505,8 +511,8 @@ func TestSettingTheEmailRenewsTheID(t *testing.T) {
 }
 
 func TestSecureCookieBehindTrustedProxy(t *testing.T) {
-	srv := newTestServerWith(t, "redis", Deps{TrustedProxies: []string{"127.0.0.1/32"}})
-	untrusted := newTestServerWith(t, "redis", Deps{TrustedProxies: []string{"10.0.0.0/8"}})
+	srv := newTestServerWith(t, "redis", Deps{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	untrusted := newTestServerWith(t, "redis", Deps{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
 	for _, tc := range []struct {
 		name   string
 		base   string

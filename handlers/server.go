@@ -47,11 +47,12 @@ type Deps struct {
 	CookieName string
 	// LogKey keys the hash that stands for session IDs in logs.
 	LogKey []byte
-	// TrustedProxies are the addresses (IPs or CIDRs) whose X-Forwarded-*
-	// headers are believed; empty trusts none.
-	TrustedProxies []string
-	// TrustedOrigins may post forms here besides the service's own origin.
-	TrustedOrigins []string
+	// TrustedProxies are the addresses whose X-Forwarded-* headers are
+	// believed; empty trusts none.
+	TrustedProxies []netip.Prefix
+	// CrossOrigin refuses state-changing requests that browsers send from
+	// other origins, but for the ones it trusts; nil trusts none.
+	CrossOrigin *http.CrossOriginProtection
 	// Debug shows developers, under the welcome page, what the session
 	// holds: the store, the key with the ID shortened, the time left and
 	// the values. Off by default; main turns it on only for GIN_MODE=debug.
@@ -63,13 +64,11 @@ type Deps struct {
 
 type server struct {
 	Deps
-	pages   *web.Pages
-	bufs    sync.Pool
-	csrf    *http.CrossOriginProtection
-	langs   *languageMatcher
-	proxies []netip.Prefix // TrustedProxies, parsed
-	ids     idHasher       // session IDs as logs show them
-	lines   slog.Handler   // Deps.Logger's, for request lines, which name their request ID themselves
+	pages *web.Pages
+	bufs  sync.Pool
+	langs *languageMatcher
+	ids   idHasher     // session IDs as logs show them
+	lines slog.Handler // Deps.Logger's, for request lines, which name their request ID themselves
 }
 
 // NewServer returns the service's HTTP handler.
@@ -78,32 +77,23 @@ func NewServer(deps Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
-	s := &server{Deps: deps, pages: pages, csrf: http.NewCrossOriginProtection(), langs: newLanguageMatcher(), ids: newIDHasher(deps.LogKey)}
+	s := &server{Deps: deps, pages: pages, langs: newLanguageMatcher(), ids: newIDHasher(deps.LogKey)}
+	if s.CrossOrigin == nil {
+		s.CrossOrigin = http.NewCrossOriginProtection()
+	}
 	s.lines = deps.Logger.Handler()
 	s.Logger = slog.New(withRequestID(s.lines))
 	if s.ObserveRequest == nil {
 		s.ObserveRequest = func(string, string, int, time.Duration) {}
 	}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
-	for _, o := range deps.TrustedOrigins {
-		if err := s.csrf.AddTrustedOrigin(o); err != nil {
-			return nil, err
-		}
-	}
+	// Gin believes any proxy unless told which; it takes them as text.
+	var proxies []string
 	for _, p := range deps.TrustedProxies {
-		prefix, err := netip.ParsePrefix(p)
-		if err != nil {
-			addr, aerr := netip.ParseAddr(p)
-			if aerr != nil {
-				return nil, fmt.Errorf("trusted proxy %q: %w", p, err)
-			}
-			prefix = netip.PrefixFrom(addr, addr.BitLen())
-		}
-		s.proxies = append(s.proxies, prefix)
+		proxies = append(proxies, p.String())
 	}
-
 	r := gin.New()
-	if err := r.SetTrustedProxies(deps.TrustedProxies); err != nil {
+	if err := r.SetTrustedProxies(proxies); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
 	r.HandleMethodNotAllowed = true
@@ -165,7 +155,7 @@ func securityHeaders(c *gin.Context) {
 // refuseCrossOrigin answers 403 to state-changing requests (POST and the
 // like) that a browser sent from another origin, before any handler runs.
 func (s *server) refuseCrossOrigin(c *gin.Context) {
-	if err := s.csrf.Check(c.Request); err != nil {
+	if err := s.CrossOrigin.Check(c.Request); err != nil {
 		s.forbidCrossSite(c)
 		return
 	}
@@ -202,7 +192,7 @@ func (s *server) fromTrustedProxy(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	for _, p := range s.proxies {
+	for _, p := range s.TrustedProxies {
 		if p.Contains(addr.Addr().Unmap()) {
 			return true
 		}

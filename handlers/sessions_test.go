@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sessionsvc/sessionsvc/session/redisstore"
+	"github.com/sessionsvc/sessionsvc/config"
 )
 
 func TestEndOtherSessions(t *testing.T) {
@@ -75,7 +75,7 @@ func TestReadyzDescribesTheStore(t *testing.T) {
 	if err := json.Unmarshal([]byte(p.body), &body); err != nil || p.status != 200 {
 		t.Fatalf("/readyz = %d %s", p.status, p.body)
 	}
-	u, err := redisstore.ParseURL(srv.redis.URL)
+	u, err := config.ParseRedisURL(srv.redis.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
 	"github.com/sessionsvc/sessionsvc/session/redisstore"
 )
@@ -67,12 +68,12 @@ func (b *blackhole) pipe(dst io.Writer, src io.Reader) {
 func TestRedisBlackholedConnection(t *testing.T) {
 	srv := redistest.StartTCP(t)
 	hole := newBlackhole(t, srv.Addr())
-	u, err := redisstore.ParseURL("redis://" + hole.ln.Addr().String())
+	u, err := config.ParseRedisURL("redis://" + hole.ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	timeout := 300 * time.Millisecond
-	b := redisstore.New(redisstore.Config{URL: u, Prefix: srv.Prefix, Timeout: timeout, PoolSize: 1})
+	b := redisstore.New(redisstore.Config{URL: redisstore.URL(u), Prefix: srv.Prefix, Timeout: timeout, PoolSize: 1})
 	t.Cleanup(func() { b.Close() })
 	load := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
 )
 
@@ -12,13 +13,13 @@ import (
 // its request's context ends, not at the store's deadline.
 func TestClassicPoolWaitEndsWithTheRequest(t *testing.T) {
 	srv := redistest.Start(t)
-	u, err := ParseURL(srv.URL)
+	u, err := config.ParseRedisURL(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// MinReplicas takes the classic pool; one connection, held by a GET
 	// that the pause holds up.
-	b := New(Config{URL: u, Prefix: srv.Prefix, Timeout: 3 * time.Second, PoolSize: 1, MinReplicas: 1})
+	b := New(Config{URL: URL(u), Prefix: srv.Prefix, Timeout: 3 * time.Second, PoolSize: 1, MinReplicas: 1})
 	t.Cleanup(func() { b.Close() })
 	if _, ok := b.pool.(*classicPool); !ok {
 		t.Fatalf("pool %T, want a classic one", b.pool)

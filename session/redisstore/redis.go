@@ -22,6 +22,20 @@ import (
 	"github.com/sessionsvc/sessionsvc/session/redisstore/sentinel"
 )
 
+// URL says where Redis is and how to log in. Its fields are those of
+// config.RedisURL, a parsed SESSION_REDIS, which converts to it.
+type URL struct {
+	Network  string // "tcp", "unix" or "sentinel"
+	Address  string // host:port, or the socket's path; for "sentinel", the sentinels' host:port, comma-separated
+	Username string
+	Password string
+	DB       int
+	TLS      bool
+
+	// MasterName is the master's name in the sentinels' configuration.
+	MasterName string
+}
+
 // Config configures a Backend.
 type Config struct {
 	URL URL

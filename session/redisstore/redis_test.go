@@ -12,6 +12,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
 	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/session/redisstore"
@@ -25,11 +26,11 @@ func TestConformance(t *testing.T) {
 // openRedis returns a Backend for srv, closed at the end of the test.
 func openRedis(t testing.TB, srv *redistest.Server) *redisstore.Backend {
 	t.Helper()
-	u, err := redisstore.ParseURL(srv.URL)
+	u, err := config.ParseRedisURL(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := redisstore.New(redisstore.Config{URL: u, Prefix: srv.Prefix, Timeout: 500 * time.Millisecond, PoolSize: 8})
+	b := redisstore.New(redisstore.Config{URL: redisstore.URL(u), Prefix: srv.Prefix, Timeout: 500 * time.Millisecond, PoolSize: 8})
 	t.Cleanup(func() { b.Close() })
 	return b
 }
@@ -50,47 +51,6 @@ func redisStore(t *testing.T, srv *redistest.Server, edit func(*session.Config))
 		t.Fatal(err)
 	}
 	return s
-}
-
-// urlCase is a SESSION_REDIS value and what ParseRedisURL makes of it: the
-// URL, or an error containing err (and never the password "secret").
-type urlCase struct {
-	in   string
-	want redisstore.URL
-	err  string
-}
-
-func checkParseRedisURL(t *testing.T, cases []urlCase) {
-	t.Helper()
-	for _, tc := range cases {
-		got, err := redisstore.ParseURL(tc.in)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), "secret") {
-				t.Errorf("ParseRedisURL(%q) error = %v, want one containing %q", tc.in, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || got != tc.want {
-			t.Errorf("ParseRedisURL(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
-		}
-	}
-}
-
-func TestParseRedisURL(t *testing.T) {
-	checkParseRedisURL(t, []urlCase{
-		{"redis://127.0.0.1:6379/0", redisstore.URL{Network: "tcp", Address: "127.0.0.1:6379"}, ""},
-		{"redis://localhost", redisstore.URL{Network: "tcp", Address: "localhost:6379"}, ""},
-		{"redis://u:p%40ss@h:1/3", redisstore.URL{Network: "tcp", Address: "h:1", Username: "u", Password: "p@ss", DB: 3}, ""},
-		{"redis://:pw@h", redisstore.URL{Network: "tcp", Address: "h:6379", Password: "pw"}, ""},
-		{"rediss://h:6380", redisstore.URL{Network: "tcp", Address: "h:6380", TLS: true}, ""},
-		{"redis://[::1]:7000/2", redisstore.URL{Network: "tcp", Address: "[::1]:7000", DB: 2}, ""},
-		{"unix:///run/redis.sock?db=4", redisstore.URL{Network: "unix", Address: "/run/redis.sock", DB: 4}, ""},
-		{"http://h", redisstore.URL{}, "scheme must be"},
-		{"redis://", redisstore.URL{}, "no host"},
-		{"redis://h/x", redisstore.URL{}, `database "x" is not a number`},
-		{"unix://", redisstore.URL{}, "no socket path"},
-		{"redis://u:secret@h/%zz", redisstore.URL{}, "not a URL"},
-	})
 }
 
 func TestRedisKeysValuesAndTTLs(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
 	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/session/redisstore"
@@ -21,11 +22,11 @@ import (
 // replicatedStore is a store on srv whose writes wait for minReplicas.
 func replicatedStore(t testing.TB, srv *redistest.Server, minReplicas int) (*session.Store, *redisstore.Backend) {
 	t.Helper()
-	u, err := redisstore.ParseURL(srv.URL)
+	u, err := config.ParseRedisURL(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := redisstore.New(redisstore.Config{URL: u, Prefix: srv.Prefix, Timeout: 300 * time.Millisecond, PoolSize: 8, MinReplicas: minReplicas})
+	b := redisstore.New(redisstore.Config{URL: redisstore.URL(u), Prefix: srv.Prefix, Timeout: 300 * time.Millisecond, PoolSize: 8, MinReplicas: minReplicas})
 	t.Cleanup(func() { b.Close() })
 	s, err := session.New(session.Config{Backend: b, Lifetime: time.Hour, Permanent: true, Refresh: true, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	if err != nil {

@@ -8,39 +8,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
 	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/session/redisstore"
 	"github.com/sessionsvc/sessionsvc/session/sessiontest"
 )
 
-func TestParseSentinelURL(t *testing.T) {
-	checkParseRedisURL(t, []urlCase{
-		{"redis-sentinel://s1#sessions", redisstore.URL{Network: "sentinel", Address: "s1:26379", MasterName: "sessions"}, ""},
-		{"redis-sentinel://s1:5000,s2,10.0.0.3:26380/2#m", redisstore.URL{Network: "sentinel", Address: "s1:5000,s2:26379,10.0.0.3:26380", DB: 2, MasterName: "m"}, ""},
-		{"redis-sentinel://secret@s1#m", redisstore.URL{Network: "sentinel", Address: "s1:26379", Password: "secret", MasterName: "m"}, ""},
-		{"redis-sentinel://app:p%40ss@s1,[::1]:7000#m", redisstore.URL{Network: "sentinel", Address: "s1:26379,[::1]:7000", Username: "app", Password: "p@ss", MasterName: "m"}, ""},
-		{"redis-sentinel://:secret@[::1]#m", redisstore.URL{Network: "sentinel", Address: "[::1]:26379", Password: "secret", MasterName: "m"}, ""},
-		{"redis-sentinel://s1", redisstore.URL{}, "no master name"},
-		{"redis-sentinel://secret@s1#", redisstore.URL{}, "no master name"},
-		{"redis-sentinel://:secret@#m", redisstore.URL{}, "no sentinel host"},
-		{"redis-sentinel://s1,,s2#m", redisstore.URL{}, `sentinel "" is not host[:port]`},
-		{"redis-sentinel://s1:x#m", redisstore.URL{}, `port "x" is not a port number`},
-		{"redis-sentinel://s1:70000#m", redisstore.URL{}, `port "70000" is not a port number`},
-		{"redis-sentinel://::1#m", redisstore.URL{}, "is not host[:port]"},
-		{"redis-sentinel://s1/x#m", redisstore.URL{}, `database "x" is not a number`},
-		{"redis-sentinel://u:secret%zz@s1#m", redisstore.URL{}, "bad escape"},
-	})
-}
-
 // sentinelStore is a store over the group's sentinels.
 func sentinelStore(t *testing.T, url string, minReplicas int) *session.Store {
 	t.Helper()
-	u, err := redisstore.ParseURL(url)
+	u, err := config.ParseRedisURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := redisstore.New(redisstore.Config{URL: u, Prefix: "session:", Timeout: 500 * time.Millisecond, PoolSize: 8, MinReplicas: minReplicas})
+	b := redisstore.New(redisstore.Config{URL: redisstore.URL(u), Prefix: "session:", Timeout: 500 * time.Millisecond, PoolSize: 8, MinReplicas: minReplicas})
 	t.Cleanup(func() { b.Close() })
 	s, err := session.New(session.Config{Backend: b, Lifetime: time.Hour, Permanent: true, Refresh: true, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	if err != nil {

@@ -55,7 +55,7 @@ func Open(cfg config.Config, h Hooks) (*session.Store, func() error, error) {
 	switch cfg.SessionType {
 	case "redis":
 		sc.Backend = redisstore.New(redisstore.Config{
-			URL: cfg.RedisURL, Prefix: cfg.KeyPrefix, IndexPrefix: "by-email:" + cfg.KeyPrefix, Timeout: cfg.RedisTimeout, PoolSize: cfg.RedisPoolSize,
+			URL: redisstore.URL(cfg.Redis), Prefix: cfg.KeyPrefix, IndexPrefix: "by-email:" + cfg.KeyPrefix, Timeout: cfg.RedisTimeout, PoolSize: cfg.RedisPoolSize,
 			MinReplicas: cfg.RedisMinReplicas,
 			TLS:         &tls.Config{RootCAs: cfg.RedisCAs, MinVersion: tls.VersionTLS12},
 		})

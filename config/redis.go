@@ -1,4 +1,4 @@
-package redisstore
+package config
 
 import (
 	"errors"
@@ -9,9 +9,8 @@ import (
 	"strings"
 )
 
-// URL says where Redis is and how to log in. Its fields are those of a
-// parsed SESSION_REDIS.
-type URL struct {
+// RedisURL is a parsed SESSION_REDIS address.
+type RedisURL struct {
 	Network  string // "tcp", "unix" or "sentinel"
 	Address  string // host:port, or the socket's path; for "sentinel", the sentinels' host:port, comma-separated
 	Username string
@@ -23,20 +22,23 @@ type URL struct {
 	MasterName string
 }
 
-// ParseURL parses redis://[user:password@]host[:port][/db],
+// redisURLForms are the shapes SESSION_REDIS accepts, as its errors say.
+const redisURLForms = "redis://[user:password@]host[:port][/db], rediss://... for TLS, unix:///path/to/socket[?db=N], or redis-sentinel://[[user:]password@]host[:port][,host2[:port2]...][/db]#mastername"
+
+// ParseRedisURL parses redis://[user:password@]host[:port][/db],
 // rediss://... (TLS), unix://[user:password@]/path/to/socket[?db=N] and
 // redis-sentinel://[[user:]password@]host[:port][,host2[:port2]...][/db]#mastername.
 // The port defaults to 6379 (26379 for sentinels) and the database to 0.
 // Errors never contain the password.
-func ParseURL(raw string) (URL, error) {
+func ParseRedisURL(raw string) (RedisURL, error) {
 	if strings.HasPrefix(raw, "redis-sentinel://") {
 		return parseSentinelURL(raw)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return URL{}, errors.New("not a URL")
+		return RedisURL{}, errors.New("not a URL")
 	}
-	var r URL
+	var r RedisURL
 	if u.User != nil {
 		r.Username = u.User.Username()
 		r.Password, _ = u.User.Password()
@@ -47,7 +49,7 @@ func ParseURL(raw string) (URL, error) {
 		r.Network, r.TLS = "tcp", u.Scheme == "rediss"
 		host, port := u.Hostname(), u.Port()
 		if host == "" {
-			return URL{}, errors.New("no host")
+			return RedisURL{}, errors.New("no host")
 		}
 		if port == "" {
 			port = "6379"
@@ -56,16 +58,16 @@ func ParseURL(raw string) (URL, error) {
 		db = strings.TrimPrefix(u.Path, "/")
 	case "unix":
 		if u.Path == "" {
-			return URL{}, errors.New("no socket path")
+			return RedisURL{}, errors.New("no socket path")
 		}
 		r.Network, r.Address = "unix", u.Path
 		db = u.Query().Get("db")
 	default:
-		return URL{}, errors.New("scheme must be redis, rediss, unix or redis-sentinel")
+		return RedisURL{}, errors.New("scheme must be redis, rediss, unix or redis-sentinel")
 	}
 	if db != "" {
 		if r.DB, err = strconv.Atoi(db); err != nil || r.DB < 0 {
-			return URL{}, fmt.Errorf("database %q is not a number", db)
+			return RedisURL{}, fmt.Errorf("database %q is not a number", db)
 		}
 	}
 	return r, nil
@@ -75,15 +77,15 @@ func ParseURL(raw string) (URL, error) {
 // redis-sentinel://[[user:]password@]host[:port][,host2[:port2]...][/db]#mastername,
 // the shape Lettuce uses. Ports default to 26379. A lone word before "@" is
 // the password.
-func parseSentinelURL(raw string) (URL, error) {
+func parseSentinelURL(raw string) (RedisURL, error) {
 	rest, name, ok := strings.Cut(strings.TrimPrefix(raw, "redis-sentinel://"), "#")
 	if !ok || name == "" {
-		return URL{}, errors.New("no master name: end the URL with #mastername")
+		return RedisURL{}, errors.New("no master name: end the URL with #mastername")
 	}
-	r := URL{Network: "sentinel"}
+	r := RedisURL{Network: "sentinel"}
 	var err error
 	if r.MasterName, err = url.PathUnescape(name); err != nil || strings.ContainsAny(r.MasterName, " \r\n") {
-		return URL{}, fmt.Errorf("master name %q is not valid", name)
+		return RedisURL{}, fmt.Errorf("master name %q is not valid", name)
 	}
 	if at := strings.LastIndex(rest, "@"); at >= 0 {
 		user, pass, both := strings.Cut(rest[:at], ":")
@@ -95,26 +97,26 @@ func parseSentinelURL(raw string) (URL, error) {
 			r.Password, err = url.PathUnescape(pass)
 		}
 		if err != nil {
-			return URL{}, errors.New("bad escape in user or password")
+			return RedisURL{}, errors.New("bad escape in user or password")
 		}
 		rest = rest[at+1:]
 	}
 	hosts, db, _ := strings.Cut(rest, "/")
 	if hosts == "" {
-		return URL{}, errors.New("no sentinel host")
+		return RedisURL{}, errors.New("no sentinel host")
 	}
 	var addrs []string
 	for _, h := range strings.Split(hosts, ",") {
 		addr, err := sentinelAddr(h)
 		if err != nil {
-			return URL{}, err
+			return RedisURL{}, err
 		}
 		addrs = append(addrs, addr)
 	}
 	r.Address = strings.Join(addrs, ",")
 	if db != "" {
 		if r.DB, err = strconv.Atoi(db); err != nil || r.DB < 0 {
-			return URL{}, fmt.Errorf("database %q is not a number", db)
+			return RedisURL{}, fmt.Errorf("database %q is not a number", db)
 		}
 	}
 	return r, nil
@@ -134,4 +136,33 @@ func sentinelAddr(h string) (string, error) {
 		return "", fmt.Errorf("sentinel %q is not host[:port]", h)
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+// String is u as a URL with the password, if any, replaced by "xxxxx", fit
+// for logs. ParseRedisURL reads it back.
+func (u RedisURL) String() string {
+	user := ""
+	switch {
+	case u.Password != "":
+		user = url.UserPassword(u.Username, "xxxxx").String() + "@"
+	case u.Username != "" && u.Network == "sentinel":
+		user = url.User(u.Username).String() + ":@" // a lone word would be the password
+	case u.Username != "":
+		user = url.User(u.Username).String() + "@"
+	}
+	switch u.Network {
+	case "unix":
+		q := ""
+		if u.DB != 0 {
+			q = "?db=" + strconv.Itoa(u.DB)
+		}
+		return "unix://" + user + u.Address + q
+	case "sentinel":
+		return "redis-sentinel://" + user + u.Address + "/" + strconv.Itoa(u.DB) + "#" + url.PathEscape(u.MasterName)
+	}
+	scheme := "redis"
+	if u.TLS {
+		scheme = "rediss"
+	}
+	return scheme + "://" + user + u.Address + "/" + strconv.Itoa(u.DB)
 }
