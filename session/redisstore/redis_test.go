@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"maps"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,18 +38,12 @@ func openRedis(t testing.TB, srv *redistest.Server) *redisstore.Backend {
 // not nil, changes its configuration first.
 func redisStore(t *testing.T, srv *redistest.Server, edit func(*session.Config)) *session.Store {
 	t.Helper()
-	cfg := session.Config{
-		Backend: openRedis(t, srv), Lifetime: 100 * time.Second, Permanent: true, Refresh: true,
-		Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	}
-	if edit != nil {
-		edit(&cfg)
-	}
-	s, err := session.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return sessiontest.NewStore(t, openRedis(t, srv), func(c *session.Config) {
+		c.Lifetime = 100 * time.Second
+		if edit != nil {
+			edit(c)
+		}
+	})
 }
 
 func TestRedisKeysValuesAndTTLs(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,11 +27,7 @@ func replicatedStore(t testing.TB, srv *redistest.Server, minReplicas int) (*ses
 	}
 	b := redisstore.New(redisstore.Config{URL: redisstore.URL(u), Prefix: srv.Prefix, Timeout: 300 * time.Millisecond, PoolSize: 8, MinReplicas: minReplicas})
 	t.Cleanup(func() { b.Close() })
-	s, err := session.New(session.Config{Backend: b, Lifetime: time.Hour, Permanent: true, Refresh: true, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, b
+	return sessiontest.NewStore(t, b, nil), b
 }
 
 // counted returns how often each of names ran since the last call, and how

@@ -2,7 +2,6 @@ package redisstore_test
 
 import (
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -24,11 +23,7 @@ func sentinelStore(t *testing.T, url string, minReplicas int) *session.Store {
 	}
 	b := redisstore.New(redisstore.Config{URL: redisstore.URL(u), Prefix: "session:", Timeout: 500 * time.Millisecond, PoolSize: 8, MinReplicas: minReplicas})
 	t.Cleanup(func() { b.Close() })
-	s, err := session.New(session.Config{Backend: b, Lifetime: time.Hour, Permanent: true, Refresh: true, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return sessiontest.NewStore(t, b, nil)
 }
 
 // writer writes a new email into one session every 10 ms until stopped,
