@@ -243,7 +243,7 @@ func derive(secret, purpose string) []byte {
 func newLogger(mode string, buf *logBuffer) *slog.Logger {
 	var h slog.Handler = slog.NewTextHandler(buf, nil)
 	if mode == "release" {
-		h = flatJSON{slog.NewJSONHandler(buf, nil), buf}
+		h = slog.NewJSONHandler(buf, nil)
 	}
 	return slog.New(flushOnWarn{h, buf})
 }
