@@ -33,7 +33,9 @@
 # apt-get install redis-server wrk curl). The service runs with the
 # production settings: GIN_MODE=release SESSION_TYPE=redis
 # SESSION_USE_SIGNER=true SESSION_PERMANENT=false and a random 64-character
-# SECRET_KEY; its JSON request log goes to /dev/null.
+# SECRET_KEY; its JSON request log goes to /dev/null. (Every stack's
+# standard output goes there; its standard error to a file that is shown
+# when the stack does not start.)
 #
 # Columns: req/s and its ratio to the ceiling; median and 99th percentile
 # latency (ms) and their ratios; CPU time (user + system) the stack's
@@ -149,7 +151,7 @@ start_stack() { # name db command... ("@PORT@" in the command is replaced by the
   p=$(free_port)
   port[$name]=$p db[$name]=$d
   (cd "$tmp" && exec env -i PATH="$PATH" HOME="$HOME" PORT="$p" REDIS_ADDR="127.0.0.1:$rport" REDIS_DB="$d" \
-    SESSION_REDIS="redis://127.0.0.1:$rport/$d" SECRET_KEY="$secret" "${@//@PORT@/$p}" >"$tmp/$name.log" 2>&1) &
+    SESSION_REDIS="redis://127.0.0.1:$rport/$d" SECRET_KEY="$secret" "${@//@PORT@/$p}" >/dev/null 2>"$tmp/$name.log") &
   pid[$name]=$!
   pids+=($!)
   stacks+=("$name")
