@@ -27,6 +27,7 @@ import (
 	"github.com/sessionsvc/sessionsvc/admin"
 	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/handlers"
+	"github.com/sessionsvc/sessionsvc/internal/logbuf"
 	"github.com/sessionsvc/sessionsvc/metrics"
 	"github.com/sessionsvc/sessionsvc/session"
 )
@@ -101,9 +102,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		}
 		return admin.Run(ctx, cfg, open, args[2:], stdout)
 	}
-	logs := newLogBuffer(stdout, logFlushInterval)
+	logger, logs := logbuf.NewLogger(stdout, cfg.Mode == "release")
 	defer logs.Close()
-	logger := newLogger(cfg.Mode, logs)
 	if cfg.GeneratedSecret {
 		logger.Warn("SECRET_KEY is not set: using a random key for this run only; signed cookies will not survive a restart and replicas will not share sessions. Set SECRET_KEY (at least 32 random bytes) before going to production.")
 	}
@@ -220,16 +220,6 @@ func derive(secret, purpose string) []byte {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(purpose))
 	return m.Sum(nil)
-}
-
-// newLogger logs text in debug mode and JSON in release mode, through buf:
-// info lines within logFlushInterval, warnings and errors at once.
-func newLogger(mode string, buf *logBuffer) *slog.Logger {
-	var h slog.Handler = slog.NewTextHandler(buf, nil)
-	if mode == "release" {
-		h = flatJSON{slog.NewJSONHandler(buf, nil), buf}
-	}
-	return slog.New(flushOnWarn{h, buf})
 }
 
 // newHTTPServer is an http.Server for h with bounded reads, writes and idle

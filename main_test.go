@@ -158,7 +158,7 @@ func waitHealthy(t *testing.T, base string, exited <-chan error) {
 }
 
 // waitForLog waits up to two seconds for want in the log: info lines reach
-// it in batches (see logBuffer).
+// it in batches (see logbuf.Writer).
 func waitForLog(t *testing.T, logs *syncBuffer, want string) {
 	t.Helper()
 	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(logs.String(), want); time.Sleep(10 * time.Millisecond) {

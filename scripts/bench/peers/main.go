@@ -4,6 +4,13 @@
 //   - ceiling: Gin with no session store at all; GET /get_email greets a
 //     fixed address when a session cookie is present, POST /set_email only
 //     checks the form and redirects. Nothing can be faster with these pages.
+//   - ceiling-logged: the same, with what sessionsvc adds to every page
+//     besides sessions: its headers (Content-Security-Policy,
+//     X-Content-Type-Options, Referrer-Policy, X-Frame-Options, X-Request-Id;
+//     Cache-Control: no-store on the session pages; Vary on rendered pages)
+//     and its JSON request line, written to standard output as sessionsvc
+//     writes its own: through slog.JSONHandler and the service's log buffer
+//     (internal/logbuf). The fair ceiling for pages that need no session.
 //   - stock-tuned: Gin with gin-contrib/sessions' Redis store over a pool
 //     tuned by hand (bounded, no PING on borrow, timeouts).
 //   - stock-readme: the same store set up as the gin-contrib/sessions README
@@ -12,14 +19,20 @@
 //
 // It listens on 127.0.0.1:$PORT, keeps sessions in the Redis at $REDIS_ADDR
 // (host:port) and database $REDIS_DB, signs cookies with $SECRET_KEY, and
-// logs nothing per request.
+// logs nothing per request but in ceiling-logged.
 package main
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
+	"hash"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/mail"
 	"os"
@@ -33,11 +46,12 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/sessionsvc/sessionsvc/internal/logbuf"
 	"github.com/sessionsvc/sessionsvc/web"
 )
 
 func main() {
-	stack := flag.String("stack", "ceiling", "ceiling, stock-tuned or stock-readme")
+	stack := flag.String("stack", "ceiling", "ceiling, ceiling-logged, stock-tuned or stock-readme")
 	flag.Parse()
 	port, redisAddr := os.Getenv("PORT"), os.Getenv("REDIS_ADDR")
 	db, _ := strconv.Atoi(os.Getenv("REDIS_DB"))
@@ -57,6 +71,13 @@ func main() {
 	case "ceiling":
 		r.GET("/get_email", app.ceilingGet)
 		r.POST("/set_email", app.ceilingSet)
+	case "ceiling-logged":
+		app.vary = true
+		logger, _ := logbuf.NewLogger(os.Stdout, true) // never closed: the process ends by a signal
+		r.Use(newRequestLog(logger.Handler(), secret).handle, securityHeaders)
+		g := r.Group("/", noStore)
+		g.GET("/get_email", app.ceilingGet)
+		g.POST("/set_email", app.ceilingSet)
 	case "stock-tuned", "stock-readme":
 		var store sredis.Store
 		if *stack == "stock-readme" {
@@ -92,6 +113,7 @@ func main() {
 type app struct {
 	pages *web.Pages
 	bufs  sync.Pool
+	vary  bool // pages carry sessionsvc's Vary header
 }
 
 // emailPage has the fields the product's email pages read.
@@ -119,6 +141,9 @@ func (a *app) render(c *gin.Context, status int, page string, data any) {
 	if err := a.pages.Execute(buf, page, v); err != nil {
 		c.String(http.StatusInternalServerError, "render: %v", err)
 		return
+	}
+	if a.vary {
+		c.Writer.Header()["Vary"] = varyValue
 	}
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
@@ -164,6 +189,98 @@ func (a *app) stockSet(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/get_email")
+}
+
+// Header values as sessionsvc sends them (handlers/server.go), assigned
+// rather than set, as it does.
+var (
+	cspValue        = []string{"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}
+	nosniffValue    = []string{"nosniff"}
+	sameOriginValue = []string{"same-origin"}
+	denyValue       = []string{"DENY"}
+	noStoreValue    = []string{"no-store"}
+	varyValue       = []string{"Cookie, Accept-Language"}
+)
+
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h["Content-Security-Policy"] = cspValue
+	h["X-Content-Type-Options"] = nosniffValue
+	h["Referrer-Policy"] = sameOriginValue
+	h["X-Frame-Options"] = denyValue
+	c.Next()
+}
+
+func noStore(c *gin.Context) {
+	c.Writer.Header()["Cache-Control"] = noStoreValue
+	c.Next()
+}
+
+// requestLog writes sessionsvc's request line: the same attributes, its
+// session attribute a keyed hash of the session cookie, when there is one.
+type requestLog struct {
+	h    slog.Handler
+	macs sync.Pool // of hash.Hash, HMAC-SHA256 under the secret
+}
+
+func newRequestLog(h slog.Handler, secret []byte) *requestLog {
+	l := &requestLog{h: h}
+	l.macs.New = func() any { return hmac.New(sha256.New, secret) }
+	return l
+}
+
+func (l *requestLog) handle(c *gin.Context) {
+	start := time.Now()
+	id := c.GetHeader("X-Request-ID")
+	if !validRequestID(id) {
+		var b [8]byte
+		rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Writer.Header()["X-Request-Id"] = []string{id}
+
+	c.Next()
+
+	route := c.FullPath()
+	if route == "" {
+		route = "(none)"
+	}
+	status := c.Writer.Status()
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	r := slog.NewRecord(time.Now(), level, "request", 0)
+	r.AddAttrs(
+		slog.String("method", c.Request.Method),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Int("bytes", max(c.Writer.Size(), 0)),
+		slog.Duration("duration", time.Since(start)),
+	)
+	if cookie, err := c.Cookie("session"); err == nil {
+		m := l.macs.Get().(hash.Hash)
+		m.Reset()
+		m.Write([]byte(cookie))
+		var sum [sha256.Size]byte
+		r.AddAttrs(slog.String("session", hex.EncodeToString(m.Sum(sum[:0])[:6])))
+		l.macs.Put(m)
+	}
+	r.AddAttrs(slog.String("request_id", id))
+	l.h.Handle(c.Request.Context(), r)
+}
+
+// validRequestID is sessionsvc's check of a client's X-Request-ID.
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func init() {
