@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -125,20 +124,27 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 // It reuses its HMAC states: keying one costs two SHA-256 blocks.
 type idHasher struct{ macs *sync.Pool }
 
+// idMAC is a keyed HMAC state and room for an ID and its sum.
+type idMAC struct {
+	h        hash.Hash
+	buf, sum []byte
+}
+
 func newIDHasher(key []byte) idHasher {
-	return idHasher{&sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+	return idHasher{&sync.Pool{New: func() any { return &idMAC{h: hmac.New(sha256.New, key)} }}}
 }
 
 func (h idHasher) hash(id string) string {
 	if id == "" {
 		return ""
 	}
-	m := h.macs.Get().(hash.Hash)
+	m := h.macs.Get().(*idMAC)
 	defer h.macs.Put(m)
-	m.Reset()
-	io.WriteString(m, id)
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(m.Sum(sum[:0])[:6])
+	m.h.Reset()
+	m.buf = append(m.buf[:0], id...)
+	m.h.Write(m.buf)
+	m.sum = m.h.Sum(m.sum[:0])
+	return hex.EncodeToString(m.sum[:6])
 }
 
 // SessionEventLogger returns a session.Config.Notify that logs each
