@@ -24,8 +24,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -365,39 +363,6 @@ func (s *Store) deadline(created int64, now time.Time) time.Time {
 	return d
 }
 
-// loadCookie decodes a client-side session: base64url(JSON) "." expiry.
-func (s *Store) loadCookie(gs *gsessions.Session, st *state, value string) bool {
-	i := strings.LastIndexByte(value, '.')
-	if i < 0 {
-		return false
-	}
-	deadline, err := strconv.ParseInt(value[i+1:], 10, 64)
-	now := time.Now()
-	if err != nil || now.Unix() >= deadline {
-		return false
-	}
-	data, err := strictBase64.DecodeString(value[:i])
-	if err != nil {
-		return false
-	}
-	m, err := decodeData(data, gs.Values)
-	if err != nil || m.renewedTo != "" {
-		return false
-	}
-	if s.cfg.AbsoluteLifetime > 0 && m.created == 0 {
-		m.created = now.Unix()
-	}
-	// The deadline inside the cookie is the session's expiry, enforced here;
-	// a refresh issues the cookie again with a later one, at most once per
-	// 1/100 of the lifetime, never past the absolute end.
-	if s.cfg.Refresh && s.deadline(m.created, now).Unix()-deadline > int64(s.cfg.Lifetime/time.Second)/100 {
-		st.cookieDue = true
-	}
-	gs.IsNew = false
-	st.loaded, st.created = data, m.created
-	return true
-}
-
 // Save writes the session and its cookie. An empty session is deleted (or,
 // when new, never created); Destroy or MaxAge < 0 in its options destroys
 // it. Unchanged data is not written again. A session whose load failed is
@@ -429,15 +394,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 		gs.Options.MaxAge = min(gs.Options.MaxAge, int(deadline.Sub(now)/time.Second))
 	}
 	if s.cfg.Backend == nil {
-		value := base64.RawURLEncoding.EncodeToString(data) + "." + strconv.FormatInt(deadline.Unix(), 10)
-		if err := s.setCookie(r, w, gs.Name(), value, gs.Options); err != nil {
-			return err
-		}
-		if gs.IsNew {
-			s.cfg.Notify(r.Context(), Created, "", "")
-		}
-		gs.IsNew, st.loaded, st.cookieDue = false, data, false
-		return nil
+		return s.saveCookie(r, w, gs, st, data, deadline)
 	}
 
 	renew := st.renew && !gs.IsNew
