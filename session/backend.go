@@ -48,8 +48,9 @@ type Backend interface {
 // Backends without an index ignore both.
 //
 // Changed names the session values this write sets or removes, relative
-// to the record the request loaded, in order; nil when Data is a whole
-// new record (a new or renewed session, a forward, a delete). A store that
+// to the record the request loaded, sorted (empty, not nil, when only the
+// store's own fields changed); nil when Data is a whole new record (a new
+// or renewed session, a forward, a delete). A store that
 // keeps each value apart (a hash, a document's fields) can write only
 // these and so keep a concurrent request's changes to other values; a
 // store that keeps the whole record writes Data.

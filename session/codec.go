@@ -365,12 +365,13 @@ func plainString(b []byte) (string, int) {
 }
 
 // changedKeys returns, sorted, the names of the values that differ between
-// the encoded session loaded and values: added, changed or removed. values
-// holds string keys only (it was encoded). Values compare by their JSON.
+// the encoded session loaded and values: added, changed or removed; never
+// nil. values holds string keys only (it was encoded). Values compare by
+// their JSON.
 func changedKeys(loaded []byte, values map[any]any) []string {
 	old := map[any]any{}
 	decodeData(loaded, old) // undecodable: every value counts as changed
-	var keys []string
+	keys := []string{}
 	for k, v := range values {
 		if ov, ok := old[k]; !ok || !sameJSON(ov, v) {
 			keys = append(keys, k.(string))
