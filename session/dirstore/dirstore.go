@@ -29,6 +29,13 @@ type Backend struct {
 // dirSweepEvery is how often expired session files are removed.
 const dirSweepEvery = 5 * time.Minute
 
+// Backend's abilities (see session/backend.go).
+var (
+	_ session.Backend   = (*Backend)(nil)
+	_ session.Lister    = (*Backend)(nil)
+	_ session.Inspector = (*Backend)(nil)
+)
+
 // New returns a Backend in path, creating the directory (mode 0700)
 // if needed, and starts its sweeper; Close stops it.
 func New(path string) (*Backend, error) {

@@ -78,6 +78,16 @@ type Backend struct {
 	pruneOneIn  int                // an owner index is pruned on one write to it in this many, at random
 }
 
+// Backend has every ability of session/backend.go.
+var (
+	_ session.Backend      = (*Backend)(nil)
+	_ session.Lister       = (*Backend)(nil)
+	_ session.OwnerIndex   = (*Backend)(nil)
+	_ session.Inspector    = (*Backend)(nil)
+	_ session.Describer    = (*Backend)(nil)
+	_ session.PoolReporter = (*Backend)(nil)
+)
+
 // New returns a Backend. It does not connect to Redis: the first
 // use does, so the process starts while Redis is down. With Sentinel it
 // starts watching the sentinels at once, until Close.
