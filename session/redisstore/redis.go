@@ -48,7 +48,7 @@ type Config struct {
 	PoolSize int
 	// TLS is used for rediss:// URLs; nil means the system's roots.
 	TLS *tls.Config
-	// IndexPrefix starts the keys of the owner index (see OwnerIndex): a
+	// IndexPrefix starts the keys of the owner index (session.OwnerIndex): a
 	// sorted set per owner, IndexPrefix + the owner in lower case, of
 	// session keys scored by expiry. It must not start with Prefix, so that
 	// a scan of Prefix* finds sessions only. Empty means "by-owner:" +
@@ -73,7 +73,7 @@ type Backend struct {
 	lastFail    atomic.Int64 // unix nanoseconds of the last broken connection
 	dialed      atomic.Pointer[string]
 
-	minReplicas int                // see RedisConfig.MinReplicas
+	minReplicas int                // see Config.MinReplicas
 	sentinel    *sentinel.Sentinel // nil unless the URL is redis-sentinel://
 	pruneOneIn  int                // an owner index is pruned on one write to it in this many, at random
 }
