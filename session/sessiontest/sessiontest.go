@@ -195,8 +195,8 @@ func (c *Client) Want(method, path string, status int, body string) Response {
 	return r
 }
 
-// Signers: NewSigner is the suite's current key; the old key is still
-// accepted (rotation).
+// NewSigner returns the suite's signer: a current key that signs and an
+// old one that still verifies (rotation).
 func NewSigner() *session.Signer {
 	return session.NewSigner("session", "current-secret", "old-secret")
 }
@@ -246,9 +246,10 @@ func (k kind) store(t testing.TB, edit func(*session.Config)) *session.Store {
 	})
 }
 
-// Run runs the suite against the backends newBackend makes, one per test
-// (it closes each in t.Cleanup), with bare and with signed session IDs.
-// With a nil newBackend it runs against cookie sessions.
+// Run runs the suite with bare and with signed session IDs against the
+// backends newBackend makes: a fresh, empty one for each test, which it
+// closes in t.Cleanup. With a nil newBackend it runs against cookie
+// sessions.
 func Run(t *testing.T, newBackend func(t testing.TB) session.Backend) {
 	kinds := []kind{{"cookie", nil, true}}
 	if newBackend != nil {
