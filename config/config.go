@@ -55,7 +55,9 @@ type Config struct {
 	// AbsoluteLifetime ends a session that long after its creation, however
 	// active; 0 turns it off.
 	AbsoluteLifetime time.Duration `env:"SESSION_ABSOLUTE_LIFETIME" envDefault:"0"`
-	// RenewGrace is how long a renewed session's old ID still works.
+	// RenewGrace is how long a renewed session's old ID stays retired
+	// (a visitor without a session who creates nothing) before it is
+	// simply unknown; at most maxRenewGrace.
 	RenewGrace time.Duration `env:"SESSION_RENEW_GRACE" envDefault:"5s"`
 	// HashIDs stores sessions under a hash of their ID; it defaults to true
 	// in release mode (IDs at rest are useless to whoever copies the store,
@@ -107,6 +109,9 @@ type Config struct {
 type CrossOrigin struct {
 	*http.CrossOriginProtection
 }
+
+// maxRenewGrace bounds SESSION_RENEW_GRACE.
+const maxRenewGrace = 30 * time.Second
 
 // Error is a bad setting: the variable, its value (hidden for secrets) and
 // what is accepted.
@@ -342,6 +347,9 @@ func (c *Config) check(vars map[string]string) error {
 	}
 	if c.Port > 65535 {
 		return &Error{"PORT", strconv.Quote(vars["PORT"]), "want a port number from 1 to 65535"}
+	}
+	if c.RenewGrace > maxRenewGrace {
+		return &Error{"SESSION_RENEW_GRACE", strconv.Quote(vars["SESSION_RENEW_GRACE"]), "want at most 30s: a renewed session's old ID must stop working soon"}
 	}
 
 	release := c.Mode == "release"

@@ -541,3 +541,41 @@ func TestOversizedSessionIsRefused(t *testing.T) {
 		t.Error("something was stored")
 	}
 }
+
+// TestPlantedIDCannotFollowRenewal: an ID planted in a victim's browser
+// (made with POST /preferences, no email) is retired when the victim sets
+// an email. Within the grace period whoever holds it sees no session, gets
+// no cookie, and changes nothing; it never leads to the victim's session.
+func TestPlantedIDCannotFollowRenewal(t *testing.T) {
+	srv := newTestServer(t, "redis")
+	attacker := newBrowser(t, srv.URL)
+	attacker.post("/preferences", url.Values{"lang": {"zh-Hans"}, "back": {"/get_email"}})
+	planted := attacker.cookie()
+	if planted == "" {
+		t.Fatal("POST /preferences made no session")
+	}
+	victim := newBrowser(t, srv.URL)
+	u, _ := url.Parse(srv.URL)
+	victim.http.Jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: planted, Path: "/"}})
+	victim.post("/set_email", url.Values{"email_address": {"victim@example.com"}})
+	if victim.cookie() == planted {
+		t.Fatal("setting the email kept the planted ID")
+	}
+
+	for _, p := range []page{
+		attacker.get("/get_email"),
+		attacker.post("/preferences", url.Values{"theme": {"dark"}, "back": {"/get_email"}}),
+		attacker.post("/set_email", url.Values{"email_address": {"evil@example.com"}}),
+	} {
+		if strings.Contains(p.body, "victim@example.com") || p.header.Get("Set-Cookie") != "" {
+			t.Errorf("retired ID: answered %d with Set-Cookie %q:\n%s", p.status, p.header.Get("Set-Cookie"), p.body)
+		}
+	}
+	if attacker.cookie() != planted {
+		t.Error("the retired ID's holder got another cookie")
+	}
+	wantPage(t, victim.get("/get_email"), 200, "victim@example.com")
+	if got := srv.redisValue(t, victim); got != `{"email":"victim@example.com","lang":"zh-Hans"}` {
+		t.Errorf("the victim's session holds %q", got)
+	}
+}

@@ -278,27 +278,21 @@ func (md *meta) set(k string, v any) bool {
 }
 
 // forwardData is what a renewed session's old key holds during the grace
-// period, which ends at until: the new ID, sealed with the old one so that
-// a copy of the backend (which, with hashed keys, does not hold the old ID)
-// cannot read it.
+// period, which ends at until. It names the new ID, sealed with the old one
+// so that a copy of the backend (which, with hashed keys, does not hold the
+// old ID) cannot read it, in the format the previous release reads, so
+// that replicas of both can serve side by side during a rolling deploy.
 func forwardData(oldID, newID string, until time.Time) []byte {
 	// base64url and digits need no JSON escaping.
 	return []byte(`{"` + renewedToField + `":"` + sealID(oldID, newID) + `","` +
 		renewedUntilField + `":"` + strconv.FormatInt(until.UnixMilli(), 10) + `"}`)
 }
 
-// sealID XORs the bytes of id with a pad derived from key; unsealID undoes
-// it, returning "" when sealed is malformed.
+// sealID XORs the bytes of id with a pad derived from key. This release
+// never unseals (see Store.retire); the previous one follows a forward by
+// applying the same pad again.
 func sealID(key, id string) string {
 	b, _ := base64.RawURLEncoding.DecodeString(id)
-	return base64.RawURLEncoding.EncodeToString(xorPad(key, b))
-}
-
-func unsealID(key, sealed string) string {
-	b, err := strictBase64.DecodeString(sealed)
-	if err != nil || len(b) != idBytes {
-		return ""
-	}
 	return base64.RawURLEncoding.EncodeToString(xorPad(key, b))
 }
 

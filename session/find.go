@@ -25,8 +25,8 @@ type SessionInfo struct {
 	TTL time.Duration
 	// Size is the record's size in bytes.
 	Size int
-	// Forward marks the old key of a renewed session, which leads to the
-	// new one until Config.RenewGrace has passed.
+	// Forward marks the old key of a renewed session: a retired ID, kept
+	// until Config.RenewGrace has passed, that leads nowhere.
 	Forward bool
 }
 

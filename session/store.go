@@ -70,9 +70,11 @@ type Config struct {
 	// on reads. To keep reads at one backend call, a session is refreshed at
 	// most once per Lifetime/100 by each process.
 	Refresh bool
-	// RenewGrace is how long the old ID of a renewed session still leads to
-	// it, so that requests already on their way with the old cookie lose
-	// nothing. Zero means 5 seconds.
+	// RenewGrace is how long the old ID of a renewed session stays retired
+	// rather than unknown: a request with it, such as another tab's already
+	// on its way, is a visitor without a session who creates nothing and
+	// gets no cookie, so that it cannot replace the browser's new one. It
+	// never leads to the renewed session. Zero means 5 seconds.
 	RenewGrace time.Duration
 	// HashIDs keeps sessions under a SHA-256 of their ID (216 bits, 36
 	// characters) instead of the ID itself, so a copy of the backend holds no
@@ -190,7 +192,8 @@ type state struct {
 	loaded    []byte // the encoded data as loaded, to skip unchanged writes
 	created   int64  // unix seconds, with AbsoluteLifetime
 	owner     string // the OwnerKey value as loaded, to keep the backend's index in step
-	cookieDue bool   // send the cookie again (refreshed, renewed elsewhere, or signed with an old key)
+	cookieDue bool   // send the cookie again (refreshed, or signed with an old key)
+	retired   bool   // the cookie names a retired ID within its grace period: save nothing
 	renew     bool   // Renew was called
 	destroy   bool   // Destroy was called
 }
@@ -263,7 +266,7 @@ func (s *Store) load(ctx context.Context, gs *gsessions.Session, st *state, valu
 		return false
 	}
 
-	id, key := value, s.Key(value)
+	key := s.Key(value)
 	now := time.Now()
 	var refresh time.Duration
 	if s.refresh != nil && s.refresh.due(key, now) {
@@ -290,37 +293,11 @@ func (s *Store) load(ctx context.Context, gs *gsessions.Session, st *state, valu
 		return false // an undecodable record is as good as none
 	}
 	if m.renewedTo != "" {
-		// Renewed moments ago, by a request that raced this one: continue
-		// under the new ID, and give this browser its cookie.
-		until := now.Add(s.cfg.RenewGrace)
-		if m.renewedUntil != 0 {
-			until = time.UnixMilli(m.renewedUntil)
-		}
-		if id = unsealID(value, m.renewedTo); id == "" || !now.Before(until) {
-			return false
-		}
-		if refresh > 0 {
-			// The load refreshed the forward too: its grace must not grow.
-			if err := s.write(ctx, OpRefresh, Record{Key: key, Data: data, TTL: until.Sub(now), Existing: true}); err != nil {
-				st.err = fmt.Errorf("%w: load session: %w", ErrUnavailable, err)
-				return false
-			}
-		}
-		key, refresh = s.Key(id), 0
-		start = time.Now()
-		data, found, err = s.cfg.Backend.Load(ctx, key, 0)
-		s.cfg.Observe(OpLoad, time.Since(start), err)
-		if err != nil {
-			st.err = fmt.Errorf("%w: load session: %w", ErrUnavailable, err)
-			return false
-		}
-		if !found {
-			return false
-		}
-		if m, err = decodeData(data, gs.Values); err != nil || m.renewedTo != "" {
-			return false
-		}
-		st.cookieDue = true
+		// A retired ID: its session was renewed on a change of owner. The
+		// record still names the new ID (sealed), but only for the previous
+		// release's replicas during a rolling deploy; following it would
+		// let whoever planted the old ID follow the victim.
+		return s.retire(ctx, st, key, data, m, refresh, now)
 	}
 	if s.cfg.AbsoluteLifetime > 0 {
 		if m.created == 0 { // stored before the absolute limit was set: it starts now
@@ -346,9 +323,34 @@ func (s *Store) load(ctx context.Context, gs *gsessions.Session, st *state, valu
 			s.refresh.done(key, now)
 		}
 	}
-	gs.ID, gs.IsNew = id, false
+	gs.ID, gs.IsNew = value, false
 	st.loaded, st.created, st.owner = data, m.created, owner
 	return true
+}
+
+// retire handles a load that found the record of a retired ID. Until its
+// grace period ends the request is a visitor without a session who
+// creates nothing (st.retired), so that a tab still in flight with the old
+// cookie cannot overwrite the browser's new one; after that the ID is
+// unknown. A load that refreshed the record puts its expiry back to the
+// end of the grace period, or deletes it when that has passed, so that it
+// never lives longer than its grace. It returns false: no session.
+func (s *Store) retire(ctx context.Context, st *state, key string, data []byte, m meta, refresh time.Duration, now time.Time) bool {
+	until := now.Add(s.cfg.RenewGrace) // forwards written before their end was kept
+	if m.renewedUntil != 0 {
+		until = time.UnixMilli(m.renewedUntil)
+	}
+	st.retired = now.Before(until)
+	if refresh > 0 {
+		rec := Record{Key: key} // over: delete it
+		if st.retired {
+			rec = Record{Key: key, Data: data, TTL: until.Sub(now), Existing: true}
+		}
+		if err := s.write(ctx, OpRefresh, rec); err != nil {
+			st.err = fmt.Errorf("%w: load session: %w", ErrUnavailable, err)
+		}
+	}
+	return false
 }
 
 // deadline is when a session written now must expire: Lifetime from now,
@@ -374,6 +376,9 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 	}
 	if st.err != nil {
 		return st.err
+	}
+	if st.retired {
+		return nil // creates nothing, sets no cookie
 	}
 	now := time.Now()
 	if gs.IsNew && s.cfg.AbsoluteLifetime > 0 {

@@ -63,6 +63,12 @@ type Result struct {
 	// they were last told was stored (or one they sent since, whose storing
 	// was in doubt because it got no answer or a 5xx).
 	Lost int
+	// Retired counts visitors shown no session after a change of email
+	// whose answer failed: the change may have been stored, renewing the
+	// session under an ID the visitor never got, and the old ID is retired
+	// at once. Such a visitor was never told the change was stored, and
+	// starts again.
+	Retired int
 	// NoRetryAfter counts 503 answers without a Retry-After header.
 	NoRetryAfter int
 	// PlainNotOK counts answers other than 200 from pages without a session.
@@ -222,6 +228,7 @@ func (l *Load) result() Result {
 		r.Other += x.Other
 		r.Failed += x.Failed
 		r.Redispatched += x.Redispatched
+		r.Retired += x.Retired
 		r.NoRetryAfter += x.NoRetryAfter
 		r.PlainNotOK += x.PlainNotOK
 		r.Max503 = max(r.Max503, x.Max503)
@@ -276,6 +283,9 @@ func (l *Load) read(ctx context.Context, v *visitor) bool {
 		// A write whose answer failed may have been stored, or may be
 		// seen on a master that is being failed over and then vanish:
 		// the visitor was never told it was stored.
+	case shown == "" && len(v.maybe) > 0:
+		v.res.Retired++
+		v.acked, v.maybe = "", nil
 	default:
 		v.lost = true
 		v.res.Losses = append(v.res.Losses, fmt.Sprintf("%s: visitor %d shown %q at %s, told %q was stored (in doubt: %q)",

@@ -567,5 +567,8 @@ func printTable(w io.Writer, rows []row) {
 		if x.Other != 0 || x.NoRetryAfter != 0 {
 			fmt.Fprintf(w, "| ↳ also | | | | | | | %d other answers (4xx), %d 503s without Retry-After |\n", x.Other, x.NoRetryAfter)
 		}
+		if x.Retired != 0 {
+			fmt.Fprintf(w, "| ↳ also | | | | | | | %d visitors started again: a change of email whose answer failed retired their session's ID |\n", x.Retired)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -323,7 +324,7 @@ func TestRedisHashedIDs(t *testing.T) {
 		t.Errorf("the renewed session's old key reveals the new one: %s", forward)
 	}
 	late := &sessiontest.Client{T: t, Base: app.URL, Cookie: id}
-	late.Want("GET", "/get", 200, "b@example.com")
+	late.Want("GET", "/get", 200, "") // retired: it never leads to the new session
 }
 
 func TestRedisAbsoluteLifetimeCapsTTLs(t *testing.T) {
@@ -350,23 +351,51 @@ func TestRedisAbsoluteLifetimeCapsTTLs(t *testing.T) {
 // session, served by another instance (whose refresh of that key is due),
 // still finds the session during the grace period, but does not extend the
 // grace: afterwards the old cookie finds nothing, on either instance.
+// TestRenewedIDStaysRetired: on every replica, a renewed session's old ID
+// leads to nothing, within the grace period and after it; a load that
+// refreshes the old key's expiry never lets it outlive the grace period.
 func TestRenewedIDStaysRetired(t *testing.T) {
 	srv := redistest.New(t)
 	grace := func(c *session.Config) { c.RenewGrace = 500 * time.Millisecond }
 	a := sessiontest.NewApp(t, redisStore(t, srv, grace))
-	b := sessiontest.NewApp(t, redisStore(t, srv, grace))
+	b := sessiontest.NewApp(t, redisStore(t, srv, grace)) // never read the old key: its first read refreshes
 	c := &sessiontest.Client{T: t, Base: a.URL}
 	c.Do("POST", "/other?v=kept")
 	old := c.Cookie
 	c.Do("POST", "/login?v=a@example.com")
 	late := &sessiontest.Client{T: t, Base: b.URL, Cookie: old}
-	late.Want("GET", "/get", 200, "a@example.com")
+	if r := late.Want("GET", "/get", 200, ""); r.SetCookie != nil {
+		t.Errorf("old cookie on another replica: Set-Cookie %v, want none", r.SetCookie)
+	}
+	if pttl, _ := redis.Int64(srv.Do("PTTL", srv.Prefix+old), nil); pttl > 500 {
+		t.Errorf("the refreshing read gave the old key a PTTL of %d ms, beyond its grace", pttl)
+	}
 	time.Sleep(600 * time.Millisecond)
 	for _, base := range []string{a.URL, b.URL} {
 		late = &sessiontest.Client{T: t, Base: base, Cookie: old}
 		late.Want("GET", "/get", 200, "")
 	}
 	c.Want("GET", "/get", 200, "a@example.com")
+}
+
+// A replica that reads the old key at the very end of its grace period
+// deletes it rather than giving it the session lifetime.
+func TestRetiredKeyEndsWithItsGrace(t *testing.T) {
+	srv := redistest.New(t)
+	a := sessiontest.NewApp(t, redisStore(t, srv, nil))
+	c := &sessiontest.Client{T: t, Base: a.URL}
+	c.Do("POST", "/other?v=kept")
+	old := c.Cookie
+	c.Do("POST", "/login?v=a@example.com")
+	// The grace has ended, but the key is still there (clocks and TTLs
+	// differ by a few milliseconds between replicas).
+	srv.Do("SET", srv.Prefix+old, fmt.Sprintf(`{"__renewed_to":"x","__renewed_until":"%d"}`, time.Now().Add(-time.Millisecond).UnixMilli()), "PX", 1000)
+	other := sessiontest.NewApp(t, redisStore(t, srv, nil)) // its first read of the key refreshes it
+	(&sessiontest.Client{T: t, Base: other.URL, Cookie: old}).Want("GET", "/get", 200, "")
+	if n, _ := redis.Int(srv.Do("EXISTS", srv.Prefix+old), nil); n != 0 {
+		pttl, _ := redis.Int64(srv.Do("PTTL", srv.Prefix+old), nil)
+		t.Errorf("the old key lives on after its grace, PTTL %d ms", pttl)
+	}
 }
 
 func BenchmarkStore(b *testing.B) {
