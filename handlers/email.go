@@ -23,10 +23,9 @@ const maxFormBytes = 16 << 10
 // emailPage is the data of the email pages: the address, why it was
 // rejected, and (debug mode, welcome page) the session's panel.
 type emailPage struct {
-	Email     string
-	Error     web.Msg
-	Panel     *debugPanel
-	EndOthers bool // offer to end the email's other sessions
+	Email string
+	Error web.Msg
+	Panel *debugPanel
 }
 
 func (s *server) handleSetEmailForm(c *gin.Context) {
@@ -70,7 +69,6 @@ func (s *server) handleGetEmail(c *gin.Context) {
 	}
 	page := emailPage{}
 	page.Email, _ = sess.Get("email").(string)
-	page.EndOthers = s.Store.CanFind()
 	if s.Debug {
 		page.Panel = s.debugPanel(c, sess)
 	}

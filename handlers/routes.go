@@ -28,9 +28,6 @@ func addRoutes(r *gin.Engine, s *server) {
 	withSession.POST("/delete_email", s.handleDeleteEmail)
 	withSession.POST("/delete_session", s.handleDeleteSession)
 	withSession.POST("/preferences", limitBody, s.handlePreferences)
-	if s.Store.CanFind() { // not with cookie sessions: nothing on the server to end
-		withSession.POST("/end_other_sessions", s.handleEndOtherSessions)
-	}
 
 	r.NoRoute(func(c *gin.Context) {
 		s.errorPage(c, http.StatusNotFound, web.NotFoundTitle, web.NotFound)

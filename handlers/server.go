@@ -32,10 +32,6 @@ type Store interface {
 	Describe() map[string]string
 	// Inspect describes a loaded session, for the debug panel.
 	Inspect(ctx context.Context, s sessions.Session) (session.Snapshot, error)
-	// CanFind reports whether EndOthers can work: not for cookie sessions.
-	CanFind() bool
-	// EndOthers ends the other sessions of the session's email.
-	EndOthers(ctx context.Context, s sessions.Session) (int, error)
 }
 
 // Deps are what the server needs.

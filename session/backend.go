@@ -14,7 +14,7 @@ import (
 //	ability      redisstore  dirstore  what Store does with it
 //	Backend      yes         yes       load, save, refresh, delete sessions
 //	Lister       yes         yes       Sessions, Find, Revoke (the admin CLI)
-//	OwnerIndex   yes         no        SessionsOf without a scan; EndOthers
+//	OwnerIndex   yes         no        SessionsOf without a scan (revoke-email)
 //	Inspector    yes         yes       Inspect (the debug panel)
 //	Describer    yes         no        Describe (readiness details)
 //	PoolReporter yes         no        pool figures for the metrics

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/gin-contrib/sessions"
 )
 
 // SessionInfo is what an operator sees of one stored session.
@@ -39,7 +37,7 @@ var ErrNotOnServer = errors.New("sessions are not kept where they can be listed:
 const revokeBatch = 500
 
 // CanFind reports whether the store can find and end stored sessions
-// (Sessions, SessionsOf, Find, Revoke, EndOthers): false for cookie
+// (Sessions, SessionsOf, Find, Revoke): false for cookie
 // sessions.
 func (s *Store) CanFind() bool {
 	_, ok := s.cfg.Backend.(Lister)
@@ -157,44 +155,6 @@ func (s *Store) Revoke(ctx context.Context, ss ...SessionInfo) error {
 		}
 	}
 	return nil
-}
-
-// EndOthers ends every other session of sess's owner, keeping sess, and
-// returns how many it ended. A session without an owner has no others.
-// Each ended session is reported to Config.Notify as Destroyed (with its ID
-// when keys are IDs, without when they are hashes).
-func (s *Store) EndOthers(ctx context.Context, sess sessions.Session) (int, error) {
-	if err := Err(sess); err != nil {
-		return 0, err
-	}
-	owner, _ := sess.Get(s.cfg.OwnerKey).(string)
-	if s.cfg.OwnerKey == "" || owner == "" || sess.ID() == "" {
-		return 0, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	all, err := s.SessionsOf(ctx, owner)
-	if err != nil {
-		return 0, err
-	}
-	self := s.Key(sess.ID())
-	others := all[:0]
-	for _, si := range all {
-		if si.Key != self { // forwards hold no owner: SessionsOf never lists them
-			others = append(others, si)
-		}
-	}
-	if err := s.Revoke(ctx, others...); err != nil {
-		return 0, err
-	}
-	for _, si := range others {
-		id := si.Key
-		if s.cfg.HashIDs {
-			id = ""
-		}
-		s.cfg.Notify(ctx, Destroyed, id, "")
-	}
-	return len(others), nil
 }
 
 // Describe returns facts about where the backend keeps sessions (such as

@@ -99,7 +99,7 @@ type Config struct {
 	// OwnerKey names the session value (a string, such as "email") that
 	// says whom a session belongs to. When set, backends that keep an
 	// OwnerIndex index sessions by it, so that all of one owner's sessions
-	// can be found and ended (SessionsOf, EndOthers). Empty: no index.
+	// can be found and ended (SessionsOf, Revoke). Empty: no index.
 	OwnerKey string
 	// Observe, when set, is told of every backend call the store makes:
 	// which operation, how long it took and its error. It must not block.

@@ -19,19 +19,14 @@ type Text struct {
 	// WelcomeAfter.
 	PromptBefore, PromptLink, PromptAfter string
 	WelcomeBefore, WelcomeAfter           string
-	DeleteEmail, EndSession, EndOthers    string
+	DeleteEmail, EndSession               string
 
 	EmailLabel, Submit      string
 	Deleted, BackToStart    string
 	Ended, EndedBody, Again string
-	// The page after "End all my other sessions": OthersEnded, then
-	// OthersNone, OthersOne or OthersMany (with the count and the email as
-	// %[1]d and %[2]s), then OthersKept.
-	OthersEndedTitle, OthersEnded                 string
-	OthersNone, OthersOne, OthersMany, OthersKept string
-	Preferences                                   string // names the switches' landmark
-	Language, Theme                               string
-	Light, Dark, System                           string
+	Preferences             string // names the switches' landmark
+	Language, Theme         string
+	Light, Dark, System     string
 
 	// The debug panel.
 	Debug, DebugStore, DebugKey, DebugTTL, DebugValues string
@@ -65,8 +60,6 @@ const (
 	Internal
 	UnknownPreferenceTitle
 	UnknownPreference
-	NoEmailTitle
-	NoEmail
 	EmailMissing
 	EmailTooLong
 	EmailInvalid
@@ -113,7 +106,6 @@ var english = Text{
 	WelcomeAfter:  "!",
 	DeleteEmail:   "Delete my email",
 	EndSession:    "End my session",
-	EndOthers:     "End all my other sessions",
 
 	EmailLabel:  "Enter your email address:",
 	Submit:      "Submit",
@@ -122,13 +114,6 @@ var english = Text{
 	Ended:       "Session ended.",
 	EndedBody:   "Everything this site kept for you is gone.",
 	Again:       "Start again",
-
-	OthersEndedTitle: "Other sessions ended",
-	OthersEnded:      "Other sessions ended.",
-	OthersNone:       "There were no other sessions of %[2]s.",
-	OthersOne:        "1 other session of %[2]s was ended.",
-	OthersMany:       "%[1]d other sessions of %[2]s were ended.",
-	OthersKept:       "This browser keeps its session.",
 
 	Preferences: "Preferences",
 	Language:    "Language",
@@ -165,8 +150,6 @@ var english = Text{
 		Internal:               "The server hit an unexpected error. Please try again.",
 		UnknownPreferenceTitle: "Unknown setting",
 		UnknownPreference:      "That language or theme is not offered here.",
-		NoEmailTitle:           "No email in this session",
-		NoEmail:                "Other sessions are found by their email: please enter yours first.",
 		EmailMissing:           "Please enter your email address.",
 		EmailTooLong:           "That email address is too long (at most 254 characters).",
 		EmailInvalid:           "That is not a valid email address.",
@@ -190,7 +173,6 @@ var chinese = Text{
 	WelcomeAfter:  "！",
 	DeleteEmail:   "删除我的邮箱",
 	EndSession:    "结束我的会话",
-	EndOthers:     "结束我的其他所有会话",
 
 	EmailLabel:  "请输入您的电子邮箱地址：",
 	Submit:      "提交",
@@ -199,13 +181,6 @@ var chinese = Text{
 	Ended:       "会话已结束。",
 	EndedBody:   "本站为您保存的一切都已删除。",
 	Again:       "重新开始",
-
-	OthersEndedTitle: "其他会话已结束",
-	OthersEnded:      "其他会话已结束。",
-	OthersNone:       "%[2]s 没有其他会话。",
-	OthersOne:        "已结束 %[2]s 的 1 个其他会话。",
-	OthersMany:       "已结束 %[2]s 的 %[1]d 个其他会话。",
-	OthersKept:       "此浏览器保留当前会话。",
 
 	Preferences: "偏好设置",
 	Language:    "语言",
@@ -242,8 +217,6 @@ var chinese = Text{
 		Internal:               "服务器遇到意外错误，请重试。",
 		UnknownPreferenceTitle: "无法识别的设置",
 		UnknownPreference:      "这里不提供该语言或主题。",
-		NoEmailTitle:           "此会话中没有邮箱",
-		NoEmail:                "其他会话按邮箱查找：请先输入您的邮箱。",
 		EmailMissing:           "请输入您的电子邮箱地址。",
 		EmailTooLong:           "该电子邮箱地址太长（最多 254 个字符）。",
 		EmailInvalid:           "这不是有效的电子邮箱地址。",

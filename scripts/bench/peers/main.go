@@ -118,10 +118,9 @@ type app struct {
 
 // emailPage has the fields the product's email pages read.
 type emailPage struct {
-	Email     string
-	Error     web.Msg
-	Panel     *struct{} // the debug panel: never shown
-	EndOthers bool
+	Email string
+	Error web.Msg
+	Panel *struct{} // the debug panel: never shown
 }
 
 func newApp() (*app, error) {
