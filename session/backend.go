@@ -83,7 +83,7 @@ type Stored struct {
 // backend keeps, per owner, the keys of that owner's sessions, updated by
 // Write from each Record's Owner and PrevOwner in the same unit as the
 // record, so that an owner's sessions are found without a scan. Owners are
-// compared without regard to case.
+// compared exactly; the Store passes them in one form (see ownerKey).
 type OwnerIndex interface {
 	// Owned returns the keys indexed under owner: every live record written
 	// with that owner, and possibly some that expired in the last minute.

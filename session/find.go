@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -33,7 +34,8 @@ type SessionInfo struct {
 // Lister cannot be walked.
 var ErrNotOnServer = errors.New("sessions are not kept where they can be listed: cookie sessions live only in the browsers")
 
-// revokeBatch bounds the records deleted in one Write.
+// revokeBatch bounds the records deleted in one Write, and read in one
+// step of SessionsOf.
 const revokeBatch = 500
 
 // CanFind reports whether the store can find and end stored sessions
@@ -73,14 +75,15 @@ func (s *Store) sessions(ctx context.Context, prefix string, fn func([]SessionIn
 	return nil
 }
 
-// SessionsOf returns owner's live sessions (owners compare without regard
-// to case): from the backend's OwnerIndex when it keeps one, by walking
+// SessionsOf returns owner's live sessions (owners compare as ownerKey
+// makes them): from the backend's OwnerIndex when it keeps one, by walking
 // every session otherwise.
 func (s *Store) SessionsOf(ctx context.Context, owner string) ([]SessionInfo, error) {
+	owner = ownerKey(owner)
 	var out []SessionInfo
 	keep := func(batch []SessionInfo) error {
 		for _, si := range batch {
-			if si.Owner != "" && strings.EqualFold(si.Owner, owner) {
+			if si.Owner != "" && si.Owner == owner {
 				out = append(out, si)
 			}
 		}
@@ -95,11 +98,12 @@ func (s *Store) SessionsOf(ctx context.Context, owner string) ([]SessionInfo, er
 		return nil, err
 	}
 	keys, err := idx.Owned(ctx, owner)
-	if err == nil && len(keys) > 0 {
+	for batch := range slices.Chunk(keys, revokeBatch) { // a bounded read at a time
 		var recs []Stored
-		if recs, err = l.Get(ctx, keys...); err == nil {
-			err = keep(s.infos(recs))
+		if recs, err = l.Get(ctx, batch...); err != nil {
+			break
 		}
+		keep(s.infos(recs))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: find sessions: %w", ErrUnavailable, err)
@@ -167,13 +171,32 @@ func (s *Store) Describe() map[string]string {
 	return nil
 }
 
-// owner returns the session's OwnerKey value, or "".
+// owner returns the session's OwnerKey value as ownerKey makes it, or "".
 func (s *Store) owner(values map[any]any) string {
 	if s.cfg.OwnerKey == "" {
 		return ""
 	}
 	o, _ := values[s.cfg.OwnerKey].(string)
-	return o
+	return ownerKey(o)
+}
+
+// ownerKey is how owners compare, and are indexed: exactly, except that
+// the domain of an address (after the last "@") is in ASCII lower case, as
+// domains are case-insensitive. Nothing else is folded: a local part's case
+// may matter to its mail server, and Unicode case folding would make
+// different addresses one (the Kelvin sign K folds to k).
+func ownerKey(o string) string {
+	at := strings.LastIndexByte(o, '@')
+	if at < 0 {
+		return o
+	}
+	domain := []byte(o[at+1:])
+	for i, c := range domain {
+		if 'A' <= c && c <= 'Z' {
+			domain[i] = c + 'a' - 'A'
+		}
+	}
+	return o[:at+1] + string(domain)
 }
 
 // touchOwned keeps the owner index's entry for key in step with a refresh

@@ -30,7 +30,7 @@ func byEmailPruneAlways(c *session.Config) {
 // unix ms), and the index key's PTTL.
 func index(t *testing.T, srv *redistest.Server, owner string) (map[string]int64, int64) {
 	t.Helper()
-	key := "by-owner:" + srv.Prefix + strings.ToLower(owner)
+	key := "by-owner:" + srv.Prefix + owner
 	pairs, _ := redis.Strings(srv.Do("ZRANGE", key, 0, -1, "WITHSCORES"), nil)
 	got := map[string]int64{}
 	for i := 0; i+1 < len(pairs); i += 2 {
@@ -58,7 +58,7 @@ func TestRedisOwnerIndexFollowsSessions(t *testing.T) {
 
 	before := time.Now()
 	idA := a.Do("POST", "/set?v=alice@example.com").Body
-	idB := b.Do("POST", "/set?v=Alice@Example.com").Body // owners compare without case
+	idB := b.Do("POST", "/set?v=alice@Example.COM").Body // domains compare without case
 	wantIndexed(t, srv, "alice@example.com", idA, idB)
 	got, pttl := index(t, srv, "alice@example.com")
 	if exp := before.Add(100 * time.Second).UnixMilli(); got[idA] < exp || got[idA] > exp+2000 {
@@ -204,5 +204,55 @@ func TestFindUnknownIDScansNothing(t *testing.T) {
 	}
 	if got := commands(t, srv); got["SCAN"] != 0 || got["GET"] != 1 {
 		t.Errorf("Find sent %v, want one GET (and its PTTL) and no SCAN", got)
+	}
+}
+
+// Sessions indexed by the previous release, under the email in Unicode
+// lower case, are still found by their exact email.
+func TestRedisOwnerIndexReadsTheLegacyKey(t *testing.T) {
+	srv := redistest.New(t)
+	store := redisStore(t, srv, byEmail)
+	c := &sessiontest.Client{T: t, Base: sessiontest.NewApp(t, store).URL}
+	id := c.Do("POST", "/set?v=Alice@example.com").Body
+	idx := "by-owner:" + srv.Prefix
+	score, _ := redis.String(srv.Do("ZSCORE", idx+"Alice@example.com", id), nil)
+	srv.Do("DEL", idx+"Alice@example.com")
+	srv.Do("ZADD", idx+"alice@example.com", score, id)
+	got, err := store.SessionsOf(t.Context(), "Alice@example.com")
+	if err != nil || len(got) != 1 || got[0].Key != id {
+		t.Errorf("SessionsOf = %+v, %v; want the session indexed under the old key", got, err)
+	}
+	if other, _ := store.SessionsOf(t.Context(), "alice@example.com"); len(other) != 0 {
+		t.Errorf("another address found it: %+v", other)
+	}
+}
+
+// A large index is read in bounded steps: ZSCAN, and GETs of at most 500
+// keys at a time, never one command over the whole index.
+func TestRedisOwnerIndexIsReadInSteps(t *testing.T) {
+	srv := redistest.Start(t) // counts every command
+	store := redisStore(t, srv, byEmail)
+	conn, err := srv.Dial(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const n = 1200
+	expiry := time.Now().Add(time.Hour).UnixMilli()
+	for range n {
+		id := session.NewID()
+		conn.Send("SET", srv.Prefix+id, `{"email":"bulk@example.com"}`, "PX", 3_600_000)
+		conn.Send("ZADD", "by-owner:"+srv.Prefix+"bulk@example.com", expiry, id)
+	}
+	if _, err := conn.Do(""); err != nil {
+		t.Fatal(err)
+	}
+	commands(t, srv)
+	got, err := store.SessionsOf(t.Context(), "bulk@example.com")
+	if err != nil || len(got) != n {
+		t.Fatalf("SessionsOf found %d, %v; want %d", len(got), err, n)
+	}
+	if c := commands(t, srv); c["ZSCAN"] < 2 || c["ZRANGE"] != 0 {
+		t.Errorf("commands %v: want the index read with several ZSCAN steps", c)
 	}
 }

@@ -24,12 +24,21 @@ const indexSlack = time.Minute
 // which holds a few expired entries more on average.
 const indexPruneOneIn = 8
 
-// scanCount is the COUNT hint of each SCAN: keys looked at per call.
-const scanCount = 1000
+// scanCount is the COUNT hint of each SCAN and ZSCAN: items looked at per
+// call, and the most keys a step of List or SessionsOf reads at once.
+const scanCount = 500
 
 // indexKey is the owner index of owner: a sorted set of session keys scored
 // by their expiry (unix milliseconds).
 func (b *Backend) indexKey(owner string) string {
+	return b.indexPrefix + owner
+}
+
+// legacyIndexKey is where releases before exact owner matching indexed
+// owner: in Unicode lower case. Owned still reads it, so that sessions
+// indexed there are found until they are written or refreshed again (under
+// indexKey) or expire; after one session lifetime it is empty.
+func (b *Backend) legacyIndexKey(owner string) string {
 	return b.indexPrefix + strings.ToLower(owner)
 }
 
@@ -49,7 +58,7 @@ func (b *Backend) commands(cmds []command, r session.Record, now time.Time) []co
 		}
 		cmds = append(cmds, set)
 	}
-	if r.PrevOwner != "" && !strings.EqualFold(r.PrevOwner, owner) {
+	if r.PrevOwner != "" && r.PrevOwner != owner {
 		cmds = append(cmds, command{"ZREM", []any{b.indexKey(r.PrevOwner), r.Key}})
 	}
 	if owner != "" {
@@ -71,14 +80,55 @@ func appendIndexExpiry(cmds []command, idx string, ttl time.Duration) []command 
 	return append(cmds, command{"PEXPIRE", []any{idx, ms, "NX"}}, command{"PEXPIRE", []any{idx, ms, "GT"}})
 }
 
-// Owned implements session.OwnerIndex with one ZRANGE ... BYSCORE.
-func (b *Backend) Owned(ctx context.Context, owner string) (keys []string, err error) {
-	cutoff := time.Now().Add(-indexSlack).UnixMilli()
-	replies, err := b.do(ctx, command{"ZRANGE", []any{b.indexKey(owner), cutoff, "+inf", "BYSCORE"}})
-	if err != nil {
-		return nil, err
+// Owned implements session.OwnerIndex: ZSCAN of the index (and of its
+// legacy key) in steps of about scanCount entries, so that no one command
+// holds Redis over a large index, leaving out entries that expired more
+// than indexSlack ago.
+func (b *Backend) Owned(ctx context.Context, owner string) ([]string, error) {
+	cutoff := float64(time.Now().Add(-indexSlack).UnixMilli())
+	var keys []string
+	seen := map[string]bool{}
+	idxs := []string{b.indexKey(owner)}
+	if legacy := b.legacyIndexKey(owner); legacy != idxs[0] {
+		idxs = append(idxs, legacy)
 	}
-	return redis.Strings(replies[0], nil)
+	for _, idx := range idxs {
+		for cursor := "0"; ; {
+			var page []string
+			var err error
+			if cursor, page, err = b.scanStep(ctx, "ZSCAN", idx, cursor); err != nil {
+				return nil, err
+			}
+			for i := 0; i+1 < len(page); i += 2 { // member, score
+				if score, _ := strconv.ParseFloat(page[i+1], 64); score >= cutoff && !seen[page[i]] {
+					seen[page[i]] = true
+					keys = append(keys, page[i])
+				}
+			}
+			if cursor == "0" {
+				break
+			}
+		}
+	}
+	return keys, nil
+}
+
+// scanStep sends one step of a SCAN-family command (cmd and its key, if it
+// has one: ZSCAN idx) from cursor, asking for about scanCount items, and
+// returns the next cursor ("0" at the end) and the items.
+func (b *Backend) scanStep(ctx context.Context, cmd, key, cursor string, match ...any) (next string, items []string, err error) {
+	args := append([]any{cursor}, match...)
+	if key != "" {
+		args = append([]any{key}, args...)
+	}
+	replies, err := b.do(ctx, command{cmd, append(args, "COUNT", scanCount)})
+	if err == nil {
+		var reply []any
+		if reply, err = redis.Values(replies[0], nil); err == nil {
+			_, err = redis.Scan(reply, &next, &items)
+		}
+	}
+	return next, items, err
 }
 
 // TouchOwned implements session.OwnerIndex: ZADD GT (an entry only moves later) and
@@ -103,14 +153,8 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func([]session.Sto
 	cursor := "0"
 	for {
 		var keys []string
-		replies, err := b.do(ctx, command{"SCAN", []any{cursor, "MATCH", pattern, "COUNT", scanCount}})
-		if err == nil {
-			var reply []any
-			if reply, err = redis.Values(replies[0], nil); err == nil {
-				_, err = redis.Scan(reply, &cursor, &keys)
-			}
-		}
-		if err != nil {
+		var err error
+		if cursor, keys, err = b.scanStep(ctx, "SCAN", "", cursor, "MATCH", pattern); err != nil {
 			return err
 		}
 		for i := range keys {

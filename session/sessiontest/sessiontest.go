@@ -553,7 +553,14 @@ func testFindAndRevoke(t *testing.T, store *session.Store, serverSide bool) {
 	app := NewApp(t, store)
 	a1, a2, b := &Client{T: t, Base: app.URL}, &Client{T: t, Base: app.URL}, &Client{T: t, Base: app.URL}
 	a1.Do("POST", "/set?v=a@example.com")
-	a2.Do("POST", "/set?v=A@example.com")
+	a2.Do("POST", "/set?v=a@EXAMPLE.com") // domains compare without case, nothing else
+	for _, other := range []string{
+		"A@example.com",              // another address: local parts compare exactly
+		"kelvin@example.com",         // and
+		"%E2%84%AAelvin@example.com", // the Kelvin sign, which Unicode case folding makes k
+	} {
+		(&Client{T: t, Base: app.URL}).Do("POST", "/set?v="+other)
+	}
 	b.Do("POST", "/set?v=b@example.com")
 	ctx := t.Context()
 	if !store.CanFind() {
@@ -573,18 +580,21 @@ func testFindAndRevoke(t *testing.T, store *session.Store, serverSide bool) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 3 {
-		t.Fatalf("Sessions found %d, want 3: %+v", len(all), all)
+	if len(all) != 6 {
+		t.Fatalf("Sessions found %d, want 6: %+v", len(all), all)
 	}
 	for _, si := range all {
-		if si.Owner == "" || si.Values["email"] != si.Owner || si.TTL < 59*time.Minute || si.Size == 0 {
+		if si.Owner == "" || !strings.EqualFold(si.Values["email"].(string), si.Owner) || si.TTL < 59*time.Minute || si.Size == 0 {
 			t.Errorf("session %+v", si)
 		}
 	}
 
-	mine, err := store.SessionsOf(ctx, "A@EXAMPLE.COM")
+	mine, err := store.SessionsOf(ctx, "a@Example.Com")
 	if err != nil || len(mine) != 2 {
 		t.Fatalf("SessionsOf = %+v, %v; want 2 sessions", mine, err)
+	}
+	if kelvin, err := store.SessionsOf(ctx, "kelvin@example.com"); err != nil || len(kelvin) != 1 || kelvin[0].Owner != "kelvin@example.com" {
+		t.Errorf("SessionsOf(kelvin@example.com) = %+v, %v; want only its own session", kelvin, err)
 	}
 	id := strings.SplitN(a1.Cookie, ".", 2)[0]
 	found, err := store.Find(ctx, a1.Cookie) // the cookie as the browser holds it
@@ -603,7 +613,7 @@ func testFindAndRevoke(t *testing.T, store *session.Store, serverSide bool) {
 		t.Fatal(err)
 	}
 	a1.Want("GET", "/get", 200, "")
-	a2.Want("GET", "/get", 200, "A@example.com")
+	a2.Want("GET", "/get", 200, "a@EXAMPLE.com")
 	if mine, _ := store.SessionsOf(ctx, "a@example.com"); len(mine) != 1 {
 		t.Errorf("after revoking one, SessionsOf = %+v", mine)
 	}
