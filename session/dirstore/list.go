@@ -12,7 +12,7 @@ import (
 )
 
 // dirListBatch is how many sessions List hands over at a time.
-const dirListBatch = 1000
+const dirListBatch = 500
 
 // List implements session.Lister by reading the directory: every session file
 // whose name starts with prefix and that has not expired.
