@@ -99,11 +99,15 @@ func (s *Store) SessionsOf(ctx context.Context, owner string) ([]SessionInfo, er
 	}
 	keys, err := idx.Owned(ctx, owner)
 	for batch := range slices.Chunk(keys, revokeBatch) { // a bounded read at a time
+		start := time.Now()
 		var recs []Stored
 		if recs, err = l.Get(ctx, batch...); err != nil {
 			break
 		}
 		keep(s.infos(recs))
+		if err = rest(ctx, time.Since(start)); err != nil {
+			break
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: find sessions: %w", ErrUnavailable, err)
@@ -143,22 +147,39 @@ func (s *Store) Find(ctx context.Context, ref string) ([]SessionInfo, error) {
 
 // Revoke ends the given sessions on the server: their records are deleted
 // and they leave their owner's index. Browsers that still hold their
-// cookies get a fresh session on their next request.
+// cookies get a fresh session on their next request. It deletes
+// revokeBatch sessions per backend write, and rests after each (see rest).
 func (s *Store) Revoke(ctx context.Context, ss ...SessionInfo) error {
 	if _, err := s.lister(); err != nil {
 		return err
 	}
-	recs := make([]Record, 0, min(len(ss), revokeBatch))
-	for i, si := range ss {
-		recs = append(recs, Record{Key: si.Key, PrevOwner: si.Owner})
-		if len(recs) == revokeBatch || i == len(ss)-1 {
-			if err := s.write(ctx, OpDelete, recs...); err != nil {
-				return fmt.Errorf("%w: revoke sessions: %w", ErrUnavailable, err)
-			}
-			recs = recs[:0]
+	recs := make([]Record, 0, revokeBatch)
+	for batch := range slices.Chunk(ss, revokeBatch) {
+		recs = recs[:0]
+		for _, si := range batch {
+			recs = append(recs, Record{Key: si.Key, PrevOwner: si.Owner})
+		}
+		start := time.Now()
+		if err := s.write(ctx, OpDelete, recs...); err != nil {
+			return fmt.Errorf("%w: revoke sessions: %w", ErrUnavailable, err)
+		}
+		if err := rest(ctx, time.Since(start)); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// rest waits d, or until ctx ends: between the steps of a long walk, as
+// long as the last step took, so that the walk leaves the store (and the
+// machine) to the visitors at least half of the time.
+func rest(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Describe returns facts about where the backend keeps sessions (such as

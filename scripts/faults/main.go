@@ -94,6 +94,7 @@ var scenarios = []scenario{
 	{"burst: 300 visitors at once, SESSION_REDIS_POOL_SIZE=8", burst},
 	{"writes on master + 1 replica, MIN_REPLICAS=0", func(e *env) row { return replicatedWrites(e, 0) }},
 	{"writes on master + 1 replica, MIN_REPLICAS=1", func(e *env) row { return replicatedWrites(e, 1) }},
+	{"sessions revoke-email of 100,000 sessions of one address", revokeEmail},
 }
 
 // env is what a scenario runs in: it implements redistest.T, runs cleanups
@@ -545,6 +546,63 @@ func replicatedWrites(e *env, minReplicas int) row {
 	l := e.prepare(loadgen.Config{Targets: []string{s.base}, Visitors: 8, WriteEvery: 1})
 	r := e.during(l, func() {}, 3*time.Second)
 	return row{res: r, notes: []string{"every request a write (POST /set_email)", fmt.Sprintf("%.0f requests/s, mean latency %v", float64(r.Sent)/3, mean(r))}}
+}
+
+// revokeEmail ends 100,000 sessions of one address with the admin CLI
+// while visitors use the service, and compares the visitors' 99th
+// percentile latency before and during it.
+func revokeEmail(e *env) row {
+	const n, email = 100_000, "bulk@example.com"
+	srv := redistest.Start(e)
+	s := e.start("SESSION_REDIS=" + srv.URL)
+	conn, err := srv.Dial(context.Background())
+	if err != nil {
+		e.Fatal(err)
+	}
+	expiry := time.Now().Add(time.Hour).UnixMilli()
+	for i := range n {
+		key := fmt.Sprintf("bulk%032d", i) // keys as SESSION_HASH_IDS makes them: 36 characters
+		conn.Send("SET", "session:"+key, `{"email":"`+email+`"}`, "PX", 3_600_000)
+		conn.Send("ZADD", "by-email:session:"+email, expiry, key)
+	}
+	if _, err := conn.Do(""); err != nil {
+		e.Fatal(err)
+	}
+	conn.Close()
+	l := e.prepare(loadgen.Config{Targets: []string{s.base}, Visitors: 8, Pause: 5 * time.Millisecond, WriteEvery: 5, Record: true})
+	var began, ended time.Time
+	r := e.during(l, func() {
+		time.Sleep(2 * time.Second)
+		began = time.Now()
+		cmd := exec.Command(e.bin, "sessions", "revoke-email", email)
+		cmd.Env, cmd.Dir = s.cmd.Env, s.cmd.Dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			e.Fatalf("revoke-email: %v\n%s", err, out)
+		}
+		ended = time.Now()
+	}, time.Second)
+	left, _ := redis.Int(srv.Do("EXISTS", "by-email:session:"+email), nil)
+	idle, during := p99(r.Requests, time.Time{}, began), p99(r.Requests, began, ended)
+	return row{res: r, notes: []string{
+		fmt.Sprintf("revoke-email took %v; index left: %d", ended.Sub(began).Round(time.Millisecond), left),
+		fmt.Sprintf("visitors' p99 %v before, %v during it (%.2fx)", idle, during, float64(during)/float64(idle)),
+	}}
+}
+
+// p99 is the 99th percentile latency of the answered requests that started
+// in [from, to).
+func p99(reqs []loadgen.Request, from, to time.Time) time.Duration {
+	var ls []time.Duration
+	for _, q := range reqs {
+		if q.Status != 0 && !q.Start.Before(from) && q.Start.Before(to) {
+			ls = append(ls, q.Latency)
+		}
+	}
+	if len(ls) == 0 {
+		return 0
+	}
+	slices.Sort(ls)
+	return ls[len(ls)*99/100].Round(10 * time.Microsecond)
 }
 
 func mean(r loadgen.Result) time.Duration {
