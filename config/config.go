@@ -51,7 +51,11 @@ type Config struct {
 	KeyPrefix          string        `env:"SESSION_KEY_PREFIX" envDefault:"session:"`
 	Lifetime           time.Duration `env:"PERMANENT_SESSION_LIFETIME" envDefault:"2678400"`
 	RefreshEachRequest bool          `env:"SESSION_REFRESH_EACH_REQUEST" envDefault:"true"`
-	FileDir            string        `env:"SESSION_FILE_DIR"`
+	// FileDir is the filesystem store's directory. Unset: sessionsvc/sessions
+	// in the user cache dir ($XDG_CACHE_HOME, or ~/.cache), or in the shared
+	// temporary directory when neither XDG_CACHE_HOME nor HOME is set, which
+	// release mode refuses for SESSION_TYPE=filesystem.
+	FileDir string `env:"SESSION_FILE_DIR"`
 	// AbsoluteLifetime ends a session that long after its creation, however
 	// active; 0 turns it off.
 	AbsoluteLifetime time.Duration `env:"SESSION_ABSOLUTE_LIFETIME" envDefault:"0"`
@@ -407,7 +411,11 @@ func (c *Config) check(vars map[string]string) error {
 		}
 	}
 	if c.FileDir == "" {
-		c.FileDir = filepath.Join(userCacheDir(vars), "sessionsvc", "sessions")
+		cache, own := userCacheDir(vars)
+		if !own && release && c.SessionType == "filesystem" {
+			return &Error{"SESSION_FILE_DIR", strconv.Quote(vars["SESSION_FILE_DIR"]), "required when GIN_MODE=release and neither HOME nor XDG_CACHE_HOME is set (the default would lie in the shared temporary directory): set it to a directory only this service's user can write"}
+		}
+		c.FileDir = filepath.Join(cache, "sessionsvc", "sessions")
 	}
 	return nil
 }
@@ -463,15 +471,16 @@ func validCookieName(name string) bool {
 }
 
 // userCacheDir is os.UserCacheDir computed from vars rather than the process
-// environment.
-func userCacheDir(vars map[string]string) string {
+// environment; own is false when neither XDG_CACHE_HOME nor HOME tells it,
+// and dir is then the temporary directory, which other users share.
+func userCacheDir(vars map[string]string) (dir string, own bool) {
 	if d := vars["XDG_CACHE_HOME"]; filepath.IsAbs(d) {
-		return d
+		return d, true
 	}
 	if h := vars["HOME"]; h != "" {
-		return filepath.Join(h, ".cache")
+		return filepath.Join(h, ".cache"), true
 	}
-	return os.TempDir()
+	return os.TempDir(), false
 }
 
 // ReadDotEnv returns the KEY=value pairs of the .env file at path, or none

@@ -78,7 +78,7 @@ func TestValues(t *testing.T) {
 		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.MasterName", "sessions"},
 		{"SESSION_REDIS_MIN_REPLICAS=2", "RedisMinReplicas", 2},
 	} {
-		c, err := Load(strings.Split(tc.env, "\x00"))
+		c, err := Load(append([]string{"HOME=/home/u"}, strings.Split(tc.env, "\x00")...))
 		if err != nil {
 			t.Errorf("%q: %v", tc.env, err)
 			continue
@@ -150,6 +150,39 @@ func TestErrors(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("%q: error shows the password", tc.env)
 		}
+	}
+}
+
+// TestFileDirFallback: with neither HOME nor XDG_CACHE_HOME the session
+// directory would lie in the temporary directory that every local user can
+// write into; debug mode still uses it, release mode wants SESSION_FILE_DIR.
+func TestFileDirFallback(t *testing.T) {
+	release := []string{"GIN_MODE=release", "SECRET_KEY=" + strongKey}
+	const refused = `SESSION_FILE_DIR="": required when GIN_MODE=release and neither HOME nor XDG_CACHE_HOME is set (the default would lie in the shared temporary directory): set it to a directory only this service's user can write`
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string // FileDir, or the error line
+	}{
+		{"debug", nil, filepath.Join(os.TempDir(), "sessionsvc", "sessions")},
+		{"release", release, refused},
+		{"release, SESSION_FILE_DIR empty", append(release, "SESSION_FILE_DIR="), refused},
+		{"release, HOME", append(release, "HOME=/home/u"), "/home/u/.cache/sessionsvc/sessions"},
+		{"release, XDG_CACHE_HOME", append(release, "XDG_CACHE_HOME=/cache"), "/cache/sessionsvc/sessions"},
+		{"release, relative XDG_CACHE_HOME", append(release, "XDG_CACHE_HOME=cache"), refused},
+		{"release, SESSION_FILE_DIR", append(release, "SESSION_FILE_DIR=/srv/sessions"), "/srv/sessions"},
+		{"release, another store", append(release, "SESSION_TYPE=redis"), filepath.Join(os.TempDir(), "sessionsvc", "sessions")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(tc.env)
+			got := c.FileDir
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("Load(%q): got %s, want %s", tc.env, got, tc.want)
+			}
+		})
 	}
 }
 
