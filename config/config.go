@@ -388,8 +388,17 @@ func (c *Config) check(vars map[string]string) error {
 	if strings.HasPrefix(c.CookieName, "__Secure-") && !c.CookieSecure {
 		return &Error{"SESSION_COOKIE_NAME", strconv.Quote(c.CookieName), "a __Secure- cookie needs SESSION_COOKIE_SECURE=true"}
 	}
+	// net/http drops a Domain it finds invalid, and the bytes of a Path it
+	// finds invalid, from every Set-Cookie, logging a line each time; its
+	// own check (Cookie.Valid) refuses them here instead.
+	if c.CookieDomain != "" && (&http.Cookie{Name: "s", Domain: c.CookieDomain}).Valid() != nil {
+		return &Error{"SESSION_COOKIE_DOMAIN", strconv.Quote(c.CookieDomain), "want a domain name of letters, digits, hyphens and dots (example.com, .example.com) or an IPv4 address, or empty for the host that set the cookie"}
+	}
 	if !strings.HasPrefix(c.CookiePath, "/") {
 		return &Error{"SESSION_COOKIE_PATH", strconv.Quote(c.CookiePath), `want a path starting with "/"`}
+	}
+	if (&http.Cookie{Name: "s", Path: c.CookiePath}).Valid() != nil {
+		return &Error{"SESSION_COOKIE_PATH", strconv.Quote(c.CookiePath), `want a path of printable ASCII characters but ";", starting with "/"`}
 	}
 	if c.CrossOrigin.CrossOriginProtection == nil {
 		c.CrossOrigin = CrossOrigin{http.NewCrossOriginProtection()}

@@ -74,6 +74,13 @@ func TestValues(t *testing.T) {
 		{"TRUSTED_PROXIES=10.0.0.0/8, 127.0.0.1", "TrustedProxies", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}},
 		{"TRUSTED_PROXIES=::1,,fd00::/8", "TrustedProxies", []netip.Prefix{netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("fd00::/8")}},
 		{"SESSION_COOKIE_NAME=__Host-session\x00SESSION_COOKIE_SECURE=true", "CookieName", "__Host-session"},
+		{"SESSION_COOKIE_DOMAIN=example.com", "CookieDomain", "example.com"},
+		{"SESSION_COOKIE_DOMAIN=.app.example.com", "CookieDomain", ".app.example.com"},
+		{"SESSION_COOKIE_DOMAIN=xn--exmple-cua.com", "CookieDomain", "xn--exmple-cua.com"},
+		{"SESSION_COOKIE_DOMAIN=localhost", "CookieDomain", "localhost"},
+		{"SESSION_COOKIE_DOMAIN=192.0.2.1", "CookieDomain", "192.0.2.1"},
+		{"SESSION_COOKIE_PATH=/app/v1", "CookiePath", "/app/v1"},
+		{"SESSION_COOKIE_PATH=/~user/a b", "CookiePath", "/~user/a b"},
 		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.Address", "s1:26379,s2:5000"},
 		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.MasterName", "sessions"},
 		{"SESSION_REDIS_MIN_REPLICAS=2", "RedisMinReplicas", 2},
@@ -92,6 +99,11 @@ func TestValues(t *testing.T) {
 		}
 	}
 }
+
+const (
+	wantDomain = "want a domain name of letters, digits, hyphens and dots (example.com, .example.com) or an IPv4 address, or empty for the host that set the cookie"
+	wantPath   = `want a path of printable ASCII characters but ";", starting with "/"`
+)
 
 const redisForms = "redis://[user:password@]host[:port][/db], rediss://... for TLS, unix:///path/to/socket[?db=N], or redis-sentinel://[[user:]password@]host[:port][,host2[:port2]...][/db]#mastername"
 
@@ -141,6 +153,22 @@ func TestErrors(t *testing.T) {
 		{"SESSION_COOKIE_NAME=__Host-s", `SESSION_COOKIE_NAME="__Host-s": a __Host- cookie needs SESSION_COOKIE_SECURE=true, SESSION_COOKIE_PATH=/ and no SESSION_COOKIE_DOMAIN`},
 		{"SESSION_COOKIE_NAME=__Host-s\x00SESSION_COOKIE_SECURE=true\x00SESSION_COOKIE_DOMAIN=example.com", `SESSION_COOKIE_NAME="__Host-s": a __Host- cookie needs SESSION_COOKIE_SECURE=true, SESSION_COOKIE_PATH=/ and no SESSION_COOKIE_DOMAIN`},
 		{"SESSION_COOKIE_NAME=__Secure-s", `SESSION_COOKIE_NAME="__Secure-s": a __Secure- cookie needs SESSION_COOKIE_SECURE=true`},
+		{"SESSION_COOKIE_DOMAIN=exa mple.com", `SESSION_COOKIE_DOMAIN="exa mple.com": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=example.com/app", `SESSION_COOKIE_DOMAIN="example.com/app": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=https://example.com", `SESSION_COOKIE_DOMAIN="https://example.com": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=example.com:8080", `SESSION_COOKIE_DOMAIN="example.com:8080": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=..example.com", `SESSION_COOKIE_DOMAIN="..example.com": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=-example.com", `SESSION_COOKIE_DOMAIN="-example.com": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=example-.com", `SESSION_COOKIE_DOMAIN="example-.com": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=my_app.example.com", `SESSION_COOKIE_DOMAIN="my_app.example.com": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=exämple.com", `SESSION_COOKIE_DOMAIN="exämple.com": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=::1", `SESSION_COOKIE_DOMAIN="::1": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=" + strings.Repeat("a", 64) + ".com", `SESSION_COOKIE_DOMAIN="` + strings.Repeat("a", 64) + `.com": ` + wantDomain},
+		{"SESSION_COOKIE_PATH=/a;b", `SESSION_COOKIE_PATH="/a;b": ` + wantPath},
+		{"SESSION_COOKIE_PATH=/a\tb", `SESSION_COOKIE_PATH="/a\tb": ` + wantPath},
+		{"SESSION_COOKIE_PATH=/a\x01b", `SESSION_COOKIE_PATH="/a\x01b": ` + wantPath},
+		{"SESSION_COOKIE_PATH=/a\x7f", `SESSION_COOKIE_PATH="/a\x7f": ` + wantPath},
+		{"SESSION_COOKIE_PATH=/café", `SESSION_COOKIE_PATH="/café": ` + wantPath},
 	} {
 		_, err := Load(strings.Split(tc.env, "\x00"))
 		var cerr *Error
