@@ -319,6 +319,7 @@ func TestBinaryRejectsBadConfig(t *testing.T) {
 		{"SESSION_FILE_DIR=" + shared, `SESSION_FILE_DIR="` + shared + `": want a directory this process can create and write, owned by its user and writable by no one else: ` + shared + ` is writable by its group or others (mode 0777)`},
 		{"SESSION_COOKIE_DOMAIN=example.com/app", `SESSION_COOKIE_DOMAIN="example.com/app": want a domain name`},
 		{"SESSION_COOKIE_PATH=/app;x", `SESSION_COOKIE_PATH="/app;x": want a path of printable ASCII characters but ";"`},
+		{"SESSION_COOKIE_NAME=__HOST-s", `SESSION_COOKIE_NAME="__HOST-s": a __Host- cookie needs SESSION_COOKIE_SECURE=true`},
 	} {
 		// A binary that takes the setting serves until it is killed.
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)

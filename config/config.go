@@ -381,11 +381,13 @@ func (c *Config) check(vars map[string]string) error {
 		return &Error{"SESSION_COOKIE_NAME", strconv.Quote(c.CookieName), "want letters, digits and !#$%&'*+-.^_`|~ only"}
 	}
 	// The cookie prefixes make browsers enforce their rules; refuse settings
-	// the browser would silently drop the cookie for.
-	if strings.HasPrefix(c.CookieName, "__Host-") && (!c.CookieSecure || c.CookiePath != "/" || c.CookieDomain != "") {
+	// the browser would silently drop the cookie for. Browsers match the
+	// prefixes without regard to case (__HOST-x is a __Host- cookie).
+	name := strings.ToLower(c.CookieName)
+	if strings.HasPrefix(name, "__host-") && (!c.CookieSecure || c.CookiePath != "/" || c.CookieDomain != "") {
 		return &Error{"SESSION_COOKIE_NAME", strconv.Quote(c.CookieName), "a __Host- cookie needs SESSION_COOKIE_SECURE=true, SESSION_COOKIE_PATH=/ and no SESSION_COOKIE_DOMAIN"}
 	}
-	if strings.HasPrefix(c.CookieName, "__Secure-") && !c.CookieSecure {
+	if strings.HasPrefix(name, "__secure-") && !c.CookieSecure {
 		return &Error{"SESSION_COOKIE_NAME", strconv.Quote(c.CookieName), "a __Secure- cookie needs SESSION_COOKIE_SECURE=true"}
 	}
 	// net/http drops a Domain it finds invalid, and the bytes of a Path it
