@@ -320,22 +320,23 @@ func TestBinaryRejectsBadConfig(t *testing.T) {
 		{"SESSION_COOKIE_DOMAIN=example.com/app", `SESSION_COOKIE_DOMAIN="example.com/app": want a domain name`},
 		{"SESSION_COOKIE_PATH=/app;x", `SESSION_COOKIE_PATH="/app;x": want a path of printable ASCII characters but ";"`},
 		{"SESSION_COOKIE_NAME=__HOST-s", `SESSION_COOKIE_NAME="__HOST-s": a __Host- cookie needs SESSION_COOKIE_SECURE=true`},
+		{"GIN_MODE=release\x00SECRET_KEY=0123456789abcdef0123456789abcdef", `SECRET_KEY=(hidden, 32 bytes): too weak for GIN_MODE=release`},
 	} {
 		// A binary that takes the setting serves until it is killed.
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, binary)
 		cmd.Dir = t.TempDir()
-		cmd.Env = []string{tc.env, "PORT=" + freePort(t), "HOME=" + t.TempDir()}
+		cmd.Env = append(strings.Split(tc.env, "\x00"), "PORT="+freePort(t), "HOME="+t.TempDir())
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		err := cmd.Run()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
-			t.Errorf("%s: exit %v, want status 2", tc.env, err)
+			t.Errorf("%q: exit %v, want status 2", tc.env, err)
 		}
 		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 		if len(lines) != 1 || !strings.HasPrefix(lines[0], tc.want) {
-			t.Errorf("%s: stderr %q, want one line starting %q", tc.env, stderr.String(), tc.want)
+			t.Errorf("%q: stderr %q, want one line starting %q", tc.env, stderr.String(), tc.want)
 		}
 	}
 }
@@ -479,7 +480,8 @@ func TestRunOverTLSWithPassword(t *testing.T) {
 
 func TestRunKeyRotation(t *testing.T) {
 	srv := redistest.New(t)
-	oldKey, newKey := strings.Repeat("0123456789abcdef", 4), strings.Repeat("fedcba9876543210", 4)
+	// Two keys from "openssl rand -hex 32".
+	oldKey, newKey := "a386c9ec37aa8c7b1cc2bae065a786afe61f2b741aa07d5883abb9df02a165b9", "ff35af4c2e09f8660ca9d93c087a52cee5daecf0a51b2c11e04a0ccd6e9980d1"
 	common := []string{"GIN_MODE=release", "SESSION_COOKIE_SECURE=false", "SESSION_TYPE=redis", "SESSION_REDIS=" + srv.URL, "SESSION_KEY_PREFIX=" + srv.Prefix, "SESSION_USE_SIGNER=true"}
 
 	base, _, stop := startRun(t, append(common, "SECRET_KEY="+oldKey)...)

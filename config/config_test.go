@@ -1,7 +1,9 @@
 package config
 
 import (
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"go/parser"
 	"go/token"
@@ -16,7 +18,8 @@ import (
 	"time"
 )
 
-const strongKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+// strongKey is the output of "openssl rand -hex 32".
+const strongKey = "3d5c8d2ebd24f8d4c07634d8152f51176fb1e892c4f7ddadcc3bb58477709748"
 
 func TestDefaults(t *testing.T) {
 	c, err := Load([]string{"HOME=/home/u"})
@@ -143,7 +146,13 @@ func TestErrors(t *testing.T) {
 		{"GIN_MODE=release\x00SECRET_KEY=BAD_SECRET_KEY", `SECRET_KEY=(hidden, 14 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
 		{"GIN_MODE=release\x00SECRET_KEY=change-me-to-a-long-random-string-please", `SECRET_KEY=(hidden, 40 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
 		{"GIN_MODE=release\x00SECRET_KEY=" + strings.Repeat("ab", 20), `SECRET_KEY=(hidden, 40 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
-		{release + "SECRET_KEY_FALLBACKS=" + strongKey + ",short", `SECRET_KEY_FALLBACKS=(hidden, 2 keys): every key must be at least 32 bytes and not a placeholder when GIN_MODE=release`},
+		{release + "SECRET_KEY_FALLBACKS=" + strongKey + ",short", `SECRET_KEY_FALLBACKS=(hidden, 2 keys): every key must be at least 32 random bytes, not a placeholder, when GIN_MODE=release`},
+		{"GIN_MODE=release\x00SECRET_KEY=0123456789abcdef0123456789abcdef", `SECRET_KEY=(hidden, 32 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
+		{"GIN_MODE=release\x00SECRET_KEY=" + strings.Repeat("0123456789abcdef", 4), `SECRET_KEY=(hidden, 64 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
+		{"GIN_MODE=release\x00SECRET_KEY=fedcba9876543210fedcba9876543210", `SECRET_KEY=(hidden, 32 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
+		{"GIN_MODE=release\x00SECRET_KEY=0123456789abcdefghijklmnopqrstuvwxyz", `SECRET_KEY=(hidden, 36 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
+		{"GIN_MODE=release\x00SECRET_KEY=a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6", `SECRET_KEY=(hidden, 32 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
+		{release + "SECRET_KEY_FALLBACKS=0123456789abcdef0123456789abcdef", `SECRET_KEY_FALLBACKS=(hidden, 1 keys): every key must be at least 32 random bytes, not a placeholder, when GIN_MODE=release`},
 		{"SESSION_ABSOLUTE_LIFETIME=-1h", `SESSION_ABSOLUTE_LIFETIME="-1h": want 0 (off) or a duration: whole seconds (3600) or a Go duration (12h, 90m)`},
 		{"SESSION_RENEW_GRACE=0", `SESSION_RENEW_GRACE="0": want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)`},
 		{"SESSION_HASH_IDS=sure", `SESSION_HASH_IDS="sure": accepted values are true or false`},
@@ -183,6 +192,32 @@ func TestErrors(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("%q: error shows the password", tc.env)
+		}
+	}
+}
+
+// TestRandomKeysAreNotWeak: the weak-key check refuses no key that
+// "openssl rand -hex" makes, down to the shortest that passes its length
+// check.
+func TestRandomKeysAreNotWeak(t *testing.T) {
+	for _, key := range []string{ // from openssl rand -hex 32
+		strongKey,
+		"b6ed7d7450be0b7e2d2f096c95193503b6045f8ecff02fddde6914ce5732d009",
+		"a386c9ec37aa8c7b1cc2bae065a786afe61f2b741aa07d5883abb9df02a165b9",
+		"b6eca60cd3c0b1b0940ce26b14ddd329f5187d786ebbb47ee966262a198fa49e",
+		"ff35af4c2e09f8660ca9d93c087a52cee5daecf0a51b2c11e04a0ccd6e9980d1",
+	} {
+		if _, err := Load([]string{"HOME=/h", "GIN_MODE=release", "SECRET_KEY=" + key, "SECRET_KEY_FALLBACKS=" + key}); err != nil {
+			t.Errorf("SECRET_KEY=%s: %v", key, err)
+		}
+	}
+	for _, n := range []int{32, 16} {
+		b := make([]byte, n)
+		for range 10000 {
+			rand.Read(b)
+			if key := hex.EncodeToString(b); weak(key) {
+				t.Errorf("the random key %s is called weak", key)
+			}
 		}
 	}
 }
