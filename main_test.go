@@ -307,24 +307,71 @@ func TestRunReadsDotEnv(t *testing.T) {
 }
 
 func TestBinaryRejectsBadConfig(t *testing.T) {
+	shared := t.TempDir() // a session directory every local user can write
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct{ env, want string }{
 		{"GIN_MODE=prod", `GIN_MODE="prod": accepted values are debug, release`},
 		{"SESSION_TYPE=memcached", `SESSION_TYPE="memcached": accepted values are redis, filesystem, cookie, null`},
 		{"GIN_MODE=release", `SECRET_KEY="": required when GIN_MODE=release`},
 		{"SESSION_FILE_DIR=/proc/nope", `SESSION_FILE_DIR="/proc/nope": want a directory this process can create and write`},
+		{"SESSION_FILE_DIR=" + shared, `SESSION_FILE_DIR="` + shared + `": want a directory this process can create and write, owned by its user and writable by no one else: ` + shared + ` is writable by its group or others (mode 0777)`},
+		{"SESSION_COOKIE_DOMAIN=example.com/app", `SESSION_COOKIE_DOMAIN="example.com/app": want a domain name`},
+		{"SESSION_COOKIE_PATH=/app;x", `SESSION_COOKIE_PATH="/app;x": want a path of printable ASCII characters but ";"`},
+		{"SESSION_COOKIE_NAME=__HOST-s", `SESSION_COOKIE_NAME="__HOST-s": a __Host- cookie needs SESSION_COOKIE_SECURE=true`},
+		{"GIN_MODE=release\x00SECRET_KEY=0123456789abcdef0123456789abcdef", `SECRET_KEY=(hidden, 32 bytes): too weak for GIN_MODE=release`},
 	} {
-		cmd := exec.Command(binary)
+		// A binary that takes the setting serves until it is killed.
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, binary)
 		cmd.Dir = t.TempDir()
-		cmd.Env = []string{tc.env, "PORT=" + freePort(t), "HOME=" + t.TempDir()}
+		cmd.Env = append(strings.Split(tc.env, "\x00"), "PORT="+freePort(t), "HOME="+t.TempDir())
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		err := cmd.Run()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
-			t.Errorf("%s: exit %v, want status 2", tc.env, err)
+			t.Errorf("%q: exit %v, want status 2", tc.env, err)
 		}
 		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 		if len(lines) != 1 || !strings.HasPrefix(lines[0], tc.want) {
-			t.Errorf("%s: stderr %q, want one line starting %q", tc.env, stderr.String(), tc.want)
+			t.Errorf("%q: stderr %q, want one line starting %q", tc.env, stderr.String(), tc.want)
+		}
+	}
+}
+
+// TestBinaryWithoutHome: with neither HOME nor XDG_CACHE_HOME the default
+// session directory lies in the shared temporary directory. Release mode
+// refuses to start on it; debug mode keeps sessions there, in a directory
+// only its user can enter.
+func TestBinaryWithoutHome(t *testing.T) {
+	tmp := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // if it starts, it serves until killed
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary)
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"PORT=" + freePort(t), "TMPDIR=" + tmp, "GIN_MODE=release", "SECRET_KEY=b6ed7d7450be0b7e2d2f096c95193503b6045f8ecff02fddde6914ce5732d009"}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Errorf("release: exit %v, want status 2", err)
+	}
+	const want = `SESSION_FILE_DIR="": required when GIN_MODE=release and neither HOME nor XDG_CACHE_HOME is set`
+	if lines := strings.Split(strings.TrimSpace(stderr.String()), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], want) {
+		t.Errorf("release: stderr %q, want one line starting %q", stderr.String(), want)
+	}
+
+	debug, _, exited := startBinary(t, []string{"PORT=" + freePort(t), "TMPDIR=" + tmp})
+	defer stopBinary(t, debug, exited)
+	base := "http://127.0.0.1:" + strings.TrimPrefix(debug.Env[0], "PORT=")
+	if _, body := get(t, base+"/get_email", setEmail(t, base, "a@example.com")); !strings.Contains(body, "Welcome a@example.com!") {
+		t.Errorf("debug: the session did not last:\n%s", body)
+	}
+	for _, dir := range []string{filepath.Join(tmp, "sessionsvc"), filepath.Join(tmp, "sessionsvc", "sessions")} {
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("debug: %s: %v, want a directory of mode 0700", dir, err)
 		}
 	}
 }
@@ -433,7 +480,8 @@ func TestRunOverTLSWithPassword(t *testing.T) {
 
 func TestRunKeyRotation(t *testing.T) {
 	srv := redistest.New(t)
-	oldKey, newKey := strings.Repeat("0123456789abcdef", 4), strings.Repeat("fedcba9876543210", 4)
+	// Two keys from "openssl rand -hex 32".
+	oldKey, newKey := "a386c9ec37aa8c7b1cc2bae065a786afe61f2b741aa07d5883abb9df02a165b9", "ff35af4c2e09f8660ca9d93c087a52cee5daecf0a51b2c11e04a0ccd6e9980d1"
 	common := []string{"GIN_MODE=release", "SESSION_COOKIE_SECURE=false", "SESSION_TYPE=redis", "SESSION_REDIS=" + srv.URL, "SESSION_KEY_PREFIX=" + srv.Prefix, "SESSION_USE_SIGNER=true"}
 
 	base, _, stop := startRun(t, append(common, "SECRET_KEY="+oldKey)...)

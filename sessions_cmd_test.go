@@ -2,11 +2,16 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomodule/redigo/redis"
 
@@ -150,6 +155,65 @@ func TestSessionsCommandOnADirectory(t *testing.T) {
 	}
 	if out, _, code := runSessions(t, env, "revoke-email", "bob@example.com"); code != 0 || !strings.Contains(out, "revoked 1 session") {
 		t.Errorf("revoke-email: exit %d\n%s", code, out)
+	}
+}
+
+// TestSessionsCommandEscapesWhatItPrints: stored emails and keys may hold
+// characters that act on a terminal or hide in the text (sessions written
+// before the form refused them, or by other programs); the command prints
+// each such string Go-quoted, with escapes, and plain ones as they are.
+func TestSessionsCommandEscapesWhatItPrints(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"SESSION_TYPE=filesystem", "SESSION_FILE_DIR=" + dir, "HOME=" + t.TempDir()}
+	const (
+		bidi  = "evil\u202e@x.org"
+		ctrl  = "a\tb\u009b2J\u200b\u2028@x.org"
+		oddID = "odd\u202eKEYXXXXX"
+	)
+	for key, email := range map[string]string{
+		"plainXXXXXXXX": "alice@example.com",
+		"quoteXXXXXXXX": `"john doe"@example.com`,
+		"bidiXXXXXXXXX": bidi,
+		"ctrlXXXXXXXXX": ctrl,
+		oddID:           "k@x.org",
+	} {
+		data, _ := json.Marshal(map[string]string{"email": email})
+		name := filepath.Join(dir, key)
+		if err := os.WriteFile(name, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(name, time.Time{}, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want []string // parts of stdout
+	}{
+		{[]string{"list"}, []string{"alice@example.com ", `"john doe"@example.com `, `"evil\u202e@x.org" `, `"a\tb\u009b2J\u200b\u2028@x.org" `, `"odd\u202eKE"… `, "5 sessions"}},
+		{[]string{"list", "--full-ids"}, []string{`"odd\u202eKEYXXXXX" `}},
+		{[]string{"list", "--email", ctrl}, []string{`"a\tb\u009b2J\u200b\u2028@x.org" `, "1 session"}},
+		{[]string{"show", "bidiXX"}, []string{"email       \"evil\\u202e@x.org\"\n", `values      {"email":"evil\u202e@x.org"}`}},
+		{[]string{"show", "ctrlXX"}, []string{`values      {"email":"a\tb\u009b2J\u200b\u2028@x.org"}`}},
+		{[]string{"show", "plainX"}, []string{"email       alice@example.com\n", `values      {"email":"alice@example.com"}`}},
+		{[]string{"revoke", "bidiXX"}, []string{`revoked session bidiXXXX… of "evil\u202e@x.org"`}},
+		{[]string{"revoke-email", ctrl}, []string{`revoked 1 session of "a\tb\u009b2J\u200b\u2028@x.org"`}},
+	} {
+		out, errOut, code := runSessions(t, env, tc.args...)
+		if code != 0 {
+			t.Fatalf("sessions %q: exit %d\n%s%s", tc.args, code, out, errOut)
+		}
+		for _, r := range out {
+			if r != '\n' && !strconv.IsPrint(r) {
+				t.Errorf("sessions %q printed %U as it is:\n%q", tc.args, r, out)
+				break
+			}
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("sessions %q: output lacks %s:\n%s", tc.args, w, out)
+			}
+		}
 	}
 }
 

@@ -10,9 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/session"
@@ -100,7 +103,7 @@ func (a *admin) list(ctx context.Context, email string) error {
 	fmt.Fprintln(tw, "ID\tEMAIL\tEXPIRES IN\tSIZE")
 	n := 0
 	row := func(si session.SessionInfo) {
-		owner := si.Owner
+		owner := printable(si.Owner)
 		switch {
 		case si.Forward:
 			owner = "(renewed: forwards to its new ID)"
@@ -150,7 +153,7 @@ func (a *admin) show(ctx context.Context, ref string) error {
 	if si.Forward {
 		fmt.Fprintf(tw, "state\trenewed: leads to the session's new ID until the grace period ends\n")
 	}
-	owner := si.Owner
+	owner := printable(si.Owner)
 	if owner == "" {
 		owner = "-"
 	}
@@ -167,7 +170,7 @@ func (a *admin) show(ctx context.Context, ref string) error {
 	values := "(not readable)"
 	if si.Values != nil {
 		b, _ := json.Marshal(si.Values)
-		values = string(b)
+		values = printableJSON(b)
 	}
 	fmt.Fprintf(tw, "values\t%s\n", values)
 	return tw.Flush()
@@ -183,7 +186,7 @@ func (a *admin) revoke(ctx context.Context, ref string) error {
 	}
 	owner := ""
 	if si.Owner != "" {
-		owner = " of " + si.Owner
+		owner = " of " + printable(si.Owner)
 	}
 	_, err = fmt.Fprintf(a.out, "revoked session %s%s\n", a.id(si.Key), owner)
 	return err
@@ -197,7 +200,7 @@ func (a *admin) revokeEmail(ctx context.Context, email string) error {
 	if err := a.store.Revoke(ctx, ss...); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(a.out, "revoked %d %s of %s\n", len(ss), plural(len(ss), "session", "sessions"), email)
+	_, err = fmt.Fprintf(a.out, "revoked %d %s of %s\n", len(ss), plural(len(ss), "session", "sessions"), printable(email))
 	return err
 }
 
@@ -218,12 +221,53 @@ func (a *admin) find(ctx context.Context, ref string) (session.SessionInfo, erro
 	return found[0], nil
 }
 
-// id is how a session ID (or key) is printed: shortened unless --full-ids.
+// id is how a session ID (or key) is printed: shortened unless --full-ids,
+// and printable.
 func (a *admin) id(key string) string {
 	if a.full || len(key) <= shortIDLen {
-		return key
+		return printable(key)
 	}
-	return key[:shortIDLen] + "…"
+	return printable(key[:shortIDLen]) + "…"
+}
+
+// printable is s as the command prints it: unchanged when it is valid UTF-8
+// whose every character is printable (strconv.IsPrint: letters, marks,
+// numbers, punctuation, symbols and the ASCII space), else Go-quoted
+// (strconv.Quote), so that a control character, a bidi override, a
+// zero-width or other invisible character shows as an escape (\t, \u202e)
+// instead of acting on the terminal or hiding in the text. Stored emails
+// and keys may hold any of them: the form refuses them today, but not
+// every session was written through it. A string that is itself in double
+// quotes is quoted too, so that printed text in double quotes is always an
+// escaped string.
+func printable(s string) string {
+	inQuotes := len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"'
+	if !inQuotes && utf8.ValidString(s) && strings.IndexFunc(s, notPrint) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+func notPrint(r rune) bool { return !strconv.IsPrint(r) }
+
+// printableJSON is the JSON text j (from json.Marshal, valid UTF-8) with
+// every character that is not printable written as a \uXXXX escape, which
+// JSON reads as the same character: json.Marshal escapes the C0 controls,
+// U+2028 and U+2029, but leaves C1 controls, bidi overrides and zero-width
+// characters as they are. Outside its strings JSON text holds only printable
+// ASCII, so every escape lands in a string.
+func printableJSON(j []byte) string {
+	var b strings.Builder
+	for _, r := range string(j) {
+		if strconv.IsPrint(r) {
+			b.WriteRune(r)
+			continue
+		}
+		for _, u := range utf16.Encode([]rune{r}) {
+			fmt.Fprintf(&b, `\u%04x`, u)
+		}
+	}
+	return b.String()
 }
 
 // humanDuration prints d in days, hours, minutes or seconds, two units at

@@ -51,7 +51,11 @@ type Config struct {
 	KeyPrefix          string        `env:"SESSION_KEY_PREFIX" envDefault:"session:"`
 	Lifetime           time.Duration `env:"PERMANENT_SESSION_LIFETIME" envDefault:"2678400"`
 	RefreshEachRequest bool          `env:"SESSION_REFRESH_EACH_REQUEST" envDefault:"true"`
-	FileDir            string        `env:"SESSION_FILE_DIR"`
+	// FileDir is the filesystem store's directory. Unset: sessionsvc/sessions
+	// in the user cache dir ($XDG_CACHE_HOME, or ~/.cache), or in the shared
+	// temporary directory when neither XDG_CACHE_HOME nor HOME is set, which
+	// release mode refuses for SESSION_TYPE=filesystem.
+	FileDir string `env:"SESSION_FILE_DIR"`
 	// AbsoluteLifetime ends a session that long after its creation, however
 	// active; 0 turns it off.
 	AbsoluteLifetime time.Duration `env:"SESSION_ABSOLUTE_LIFETIME" envDefault:"0"`
@@ -364,7 +368,7 @@ func (c *Config) check(vars map[string]string) error {
 	if release {
 		for _, k := range c.SecretKeyFallbacks {
 			if weak(k) {
-				return &Error{"SECRET_KEY_FALLBACKS", fmt.Sprintf("(hidden, %d keys)", len(c.SecretKeyFallbacks)), "every key must be at least 32 bytes and not a placeholder when GIN_MODE=release"}
+				return &Error{"SECRET_KEY_FALLBACKS", fmt.Sprintf("(hidden, %d keys)", len(c.SecretKeyFallbacks)), "every key must be at least 32 random bytes, not a placeholder, when GIN_MODE=release"}
 			}
 		}
 	}
@@ -385,15 +389,26 @@ func (c *Config) check(vars map[string]string) error {
 		return &Error{"SESSION_COOKIE_NAME", strconv.Quote(c.CookieName), "want letters, digits and !#$%&'*+-.^_`|~ only"}
 	}
 	// The cookie prefixes make browsers enforce their rules; refuse settings
-	// the browser would silently drop the cookie for.
-	if strings.HasPrefix(c.CookieName, "__Host-") && (!c.CookieSecure || c.CookiePath != "/" || c.CookieDomain != "") {
+	// the browser would silently drop the cookie for. Browsers match the
+	// prefixes without regard to case (__HOST-x is a __Host- cookie).
+	name := strings.ToLower(c.CookieName)
+	if strings.HasPrefix(name, "__host-") && (!c.CookieSecure || c.CookiePath != "/" || c.CookieDomain != "") {
 		return &Error{"SESSION_COOKIE_NAME", strconv.Quote(c.CookieName), "a __Host- cookie needs SESSION_COOKIE_SECURE=true, SESSION_COOKIE_PATH=/ and no SESSION_COOKIE_DOMAIN"}
 	}
-	if strings.HasPrefix(c.CookieName, "__Secure-") && !c.CookieSecure {
+	if strings.HasPrefix(name, "__secure-") && !c.CookieSecure {
 		return &Error{"SESSION_COOKIE_NAME", strconv.Quote(c.CookieName), "a __Secure- cookie needs SESSION_COOKIE_SECURE=true"}
+	}
+	// net/http drops a Domain it finds invalid, and the bytes of a Path it
+	// finds invalid, from every Set-Cookie, logging a line each time; its
+	// own check (Cookie.Valid) refuses them here instead.
+	if c.CookieDomain != "" && (&http.Cookie{Name: "s", Domain: c.CookieDomain}).Valid() != nil {
+		return &Error{"SESSION_COOKIE_DOMAIN", strconv.Quote(c.CookieDomain), "want a domain name of letters, digits, hyphens and dots (example.com, .example.com) or an IPv4 address, or empty for the host that set the cookie"}
 	}
 	if !strings.HasPrefix(c.CookiePath, "/") {
 		return &Error{"SESSION_COOKIE_PATH", strconv.Quote(c.CookiePath), `want a path starting with "/"`}
+	}
+	if (&http.Cookie{Name: "s", Path: c.CookiePath}).Valid() != nil {
+		return &Error{"SESSION_COOKIE_PATH", strconv.Quote(c.CookiePath), `want a path of printable ASCII characters but ";", starting with "/"`}
 	}
 	if c.CrossOrigin.CrossOriginProtection == nil {
 		c.CrossOrigin = CrossOrigin{http.NewCrossOriginProtection()}
@@ -415,7 +430,11 @@ func (c *Config) check(vars map[string]string) error {
 		}
 	}
 	if c.FileDir == "" {
-		c.FileDir = filepath.Join(userCacheDir(vars), "sessionsvc", "sessions")
+		cache, own := userCacheDir(vars)
+		if !own && release && c.SessionType == "filesystem" {
+			return &Error{"SESSION_FILE_DIR", strconv.Quote(vars["SESSION_FILE_DIR"]), "required when GIN_MODE=release and neither HOME nor XDG_CACHE_HOME is set (the default would lie in the shared temporary directory): set it to a directory only this service's user can write"}
+		}
+		c.FileDir = filepath.Join(cache, "sessionsvc", "sessions")
 	}
 	return nil
 }
@@ -435,17 +454,32 @@ func isUnspecified(host string) bool {
 	return err == nil && ip.IsUnspecified()
 }
 
-// weak reports whether key is too short, too repetitive or a placeholder to
-// sign cookies in production.
+// weak reports whether key is too short, too repetitive, too regular or a
+// placeholder to sign cookies in production.
+//
+// Too repetitive: fewer than 8 distinct characters ("abababab...").
+// Too regular: fewer than 8 distinct steps between neighbouring characters,
+// a step being the difference of their code points. A run through the
+// alphabet uses many characters but few steps: 0123456789abcdef repeated
+// takes three (+1, '9' to 'a', 'f' to '0'), "a1b2c3..." five, and "abc...z"
+// one. Random keys take many: among a million keys of "openssl rand -hex
+// 16" (32 hex digits, the shortest that passes the length check) none took
+// fewer than 11, and among a million of "openssl rand -hex 32" none fewer
+// than 20.
 func weak(key string) bool {
 	if len(key) < 32 {
 		return true
 	}
-	distinct := map[rune]bool{}
+	distinct, steps := map[rune]bool{}, map[rune]bool{}
+	prev := rune(-1)
 	for _, r := range key {
 		distinct[r] = true
+		if prev >= 0 {
+			steps[r-prev] = true
+		}
+		prev = r
 	}
-	if len(distinct) < 8 {
+	if len(distinct) < 8 || len(steps) < 8 {
 		return true
 	}
 	k := strings.ToLower(key)
@@ -471,15 +505,16 @@ func validCookieName(name string) bool {
 }
 
 // userCacheDir is os.UserCacheDir computed from vars rather than the process
-// environment.
-func userCacheDir(vars map[string]string) string {
+// environment; own is false when neither XDG_CACHE_HOME nor HOME tells it,
+// and dir is then the temporary directory, which other users share.
+func userCacheDir(vars map[string]string) (dir string, own bool) {
 	if d := vars["XDG_CACHE_HOME"]; filepath.IsAbs(d) {
-		return d
+		return d, true
 	}
 	if h := vars["HOME"]; h != "" {
-		return filepath.Join(h, ".cache")
+		return filepath.Join(h, ".cache"), true
 	}
-	return os.TempDir()
+	return os.TempDir(), false
 }
 
 // ReadDotEnv returns the KEY=value pairs of the .env file at path, or none

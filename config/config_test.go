@@ -1,7 +1,9 @@
 package config
 
 import (
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"go/parser"
 	"go/token"
@@ -16,7 +18,8 @@ import (
 	"time"
 )
 
-const strongKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+// strongKey is the output of "openssl rand -hex 32".
+const strongKey = "3d5c8d2ebd24f8d4c07634d8152f51176fb1e892c4f7ddadcc3bb58477709748"
 
 func TestDefaults(t *testing.T) {
 	c, err := Load([]string{"HOME=/home/u"})
@@ -75,11 +78,20 @@ func TestValues(t *testing.T) {
 		{"TRUSTED_PROXIES=10.0.0.0/8, 127.0.0.1", "TrustedProxies", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}},
 		{"TRUSTED_PROXIES=::1,,fd00::/8", "TrustedProxies", []netip.Prefix{netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("fd00::/8")}},
 		{"SESSION_COOKIE_NAME=__Host-session\x00SESSION_COOKIE_SECURE=true", "CookieName", "__Host-session"},
+		{"SESSION_COOKIE_NAME=__HOST-session\x00SESSION_COOKIE_SECURE=true", "CookieName", "__HOST-session"},
+		{"SESSION_COOKIE_NAME=__secure-session\x00SESSION_COOKIE_SECURE=true", "CookieName", "__secure-session"},
+		{"SESSION_COOKIE_DOMAIN=example.com", "CookieDomain", "example.com"},
+		{"SESSION_COOKIE_DOMAIN=.app.example.com", "CookieDomain", ".app.example.com"},
+		{"SESSION_COOKIE_DOMAIN=xn--exmple-cua.com", "CookieDomain", "xn--exmple-cua.com"},
+		{"SESSION_COOKIE_DOMAIN=localhost", "CookieDomain", "localhost"},
+		{"SESSION_COOKIE_DOMAIN=192.0.2.1", "CookieDomain", "192.0.2.1"},
+		{"SESSION_COOKIE_PATH=/app/v1", "CookiePath", "/app/v1"},
+		{"SESSION_COOKIE_PATH=/~user/a b", "CookiePath", "/~user/a b"},
 		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.Address", "s1:26379,s2:5000"},
 		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.MasterName", "sessions"},
 		{"SESSION_REDIS_MIN_REPLICAS=2", "RedisMinReplicas", 2},
 	} {
-		c, err := Load(strings.Split(tc.env, "\x00"))
+		c, err := Load(append([]string{"HOME=/home/u"}, strings.Split(tc.env, "\x00")...))
 		if err != nil {
 			t.Errorf("%q: %v", tc.env, err)
 			continue
@@ -93,6 +105,11 @@ func TestValues(t *testing.T) {
 		}
 	}
 }
+
+const (
+	wantDomain = "want a domain name of letters, digits, hyphens and dots (example.com, .example.com) or an IPv4 address, or empty for the host that set the cookie"
+	wantPath   = `want a path of printable ASCII characters but ";", starting with "/"`
+)
 
 const redisForms = "redis://[user:password@]host[:port][/db], rediss://... for TLS, unix:///path/to/socket[?db=N], or redis-sentinel://[[user:]password@]host[:port][,host2[:port2]...][/db]#mastername"
 
@@ -130,7 +147,13 @@ func TestErrors(t *testing.T) {
 		{"GIN_MODE=release\x00SECRET_KEY=BAD_SECRET_KEY", `SECRET_KEY=(hidden, 14 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
 		{"GIN_MODE=release\x00SECRET_KEY=change-me-to-a-long-random-string-please", `SECRET_KEY=(hidden, 40 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
 		{"GIN_MODE=release\x00SECRET_KEY=" + strings.Repeat("ab", 20), `SECRET_KEY=(hidden, 40 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
-		{release + "SECRET_KEY_FALLBACKS=" + strongKey + ",short", `SECRET_KEY_FALLBACKS=(hidden, 2 keys): every key must be at least 32 bytes and not a placeholder when GIN_MODE=release`},
+		{release + "SECRET_KEY_FALLBACKS=" + strongKey + ",short", `SECRET_KEY_FALLBACKS=(hidden, 2 keys): every key must be at least 32 random bytes, not a placeholder, when GIN_MODE=release`},
+		{"GIN_MODE=release\x00SECRET_KEY=0123456789abcdef0123456789abcdef", `SECRET_KEY=(hidden, 32 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
+		{"GIN_MODE=release\x00SECRET_KEY=" + strings.Repeat("0123456789abcdef", 4), `SECRET_KEY=(hidden, 64 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
+		{"GIN_MODE=release\x00SECRET_KEY=fedcba9876543210fedcba9876543210", `SECRET_KEY=(hidden, 32 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
+		{"GIN_MODE=release\x00SECRET_KEY=0123456789abcdefghijklmnopqrstuvwxyz", `SECRET_KEY=(hidden, 36 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
+		{"GIN_MODE=release\x00SECRET_KEY=a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6", `SECRET_KEY=(hidden, 32 bytes): too weak for GIN_MODE=release: want at least 32 random bytes, not a placeholder, e.g. from "openssl rand -hex 32"`},
+		{release + "SECRET_KEY_FALLBACKS=0123456789abcdef0123456789abcdef", `SECRET_KEY_FALLBACKS=(hidden, 1 keys): every key must be at least 32 random bytes, not a placeholder, when GIN_MODE=release`},
 		{"SESSION_ABSOLUTE_LIFETIME=-1h", `SESSION_ABSOLUTE_LIFETIME="-1h": want 0 (off) or a duration: whole seconds (3600) or a Go duration (12h, 90m)`},
 		{"SESSION_RENEW_GRACE=0", `SESSION_RENEW_GRACE="0": want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)`},
 		{"SESSION_RENEW_GRACE=31", `SESSION_RENEW_GRACE="31": want at most 30s: a renewed session's old ID must stop working soon`},
@@ -143,6 +166,26 @@ func TestErrors(t *testing.T) {
 		{"SESSION_COOKIE_NAME=__Host-s", `SESSION_COOKIE_NAME="__Host-s": a __Host- cookie needs SESSION_COOKIE_SECURE=true, SESSION_COOKIE_PATH=/ and no SESSION_COOKIE_DOMAIN`},
 		{"SESSION_COOKIE_NAME=__Host-s\x00SESSION_COOKIE_SECURE=true\x00SESSION_COOKIE_DOMAIN=example.com", `SESSION_COOKIE_NAME="__Host-s": a __Host- cookie needs SESSION_COOKIE_SECURE=true, SESSION_COOKIE_PATH=/ and no SESSION_COOKIE_DOMAIN`},
 		{"SESSION_COOKIE_NAME=__Secure-s", `SESSION_COOKIE_NAME="__Secure-s": a __Secure- cookie needs SESSION_COOKIE_SECURE=true`},
+		{"SESSION_COOKIE_NAME=__HOST-s", `SESSION_COOKIE_NAME="__HOST-s": a __Host- cookie needs SESSION_COOKIE_SECURE=true, SESSION_COOKIE_PATH=/ and no SESSION_COOKIE_DOMAIN`},
+		{"SESSION_COOKIE_NAME=__host-s\x00SESSION_COOKIE_SECURE=true\x00SESSION_COOKIE_PATH=/app", `SESSION_COOKIE_NAME="__host-s": a __Host- cookie needs SESSION_COOKIE_SECURE=true, SESSION_COOKIE_PATH=/ and no SESSION_COOKIE_DOMAIN`},
+		{"SESSION_COOKIE_NAME=__SECURE-s", `SESSION_COOKIE_NAME="__SECURE-s": a __Secure- cookie needs SESSION_COOKIE_SECURE=true`},
+		{"SESSION_COOKIE_NAME=__secure-s", `SESSION_COOKIE_NAME="__secure-s": a __Secure- cookie needs SESSION_COOKIE_SECURE=true`},
+		{"SESSION_COOKIE_DOMAIN=exa mple.com", `SESSION_COOKIE_DOMAIN="exa mple.com": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=example.com/app", `SESSION_COOKIE_DOMAIN="example.com/app": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=https://example.com", `SESSION_COOKIE_DOMAIN="https://example.com": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=example.com:8080", `SESSION_COOKIE_DOMAIN="example.com:8080": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=..example.com", `SESSION_COOKIE_DOMAIN="..example.com": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=-example.com", `SESSION_COOKIE_DOMAIN="-example.com": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=example-.com", `SESSION_COOKIE_DOMAIN="example-.com": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=my_app.example.com", `SESSION_COOKIE_DOMAIN="my_app.example.com": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=exämple.com", `SESSION_COOKIE_DOMAIN="exämple.com": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=::1", `SESSION_COOKIE_DOMAIN="::1": ` + wantDomain},
+		{"SESSION_COOKIE_DOMAIN=" + strings.Repeat("a", 64) + ".com", `SESSION_COOKIE_DOMAIN="` + strings.Repeat("a", 64) + `.com": ` + wantDomain},
+		{"SESSION_COOKIE_PATH=/a;b", `SESSION_COOKIE_PATH="/a;b": ` + wantPath},
+		{"SESSION_COOKIE_PATH=/a\tb", `SESSION_COOKIE_PATH="/a\tb": ` + wantPath},
+		{"SESSION_COOKIE_PATH=/a\x01b", `SESSION_COOKIE_PATH="/a\x01b": ` + wantPath},
+		{"SESSION_COOKIE_PATH=/a\x7f", `SESSION_COOKIE_PATH="/a\x7f": ` + wantPath},
+		{"SESSION_COOKIE_PATH=/café", `SESSION_COOKIE_PATH="/café": ` + wantPath},
 	} {
 		_, err := Load(strings.Split(tc.env, "\x00"))
 		var cerr *Error
@@ -152,6 +195,65 @@ func TestErrors(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("%q: error shows the password", tc.env)
 		}
+	}
+}
+
+// TestRandomKeysAreNotWeak: the weak-key check refuses no key that
+// "openssl rand -hex" makes, down to the shortest that passes its length
+// check.
+func TestRandomKeysAreNotWeak(t *testing.T) {
+	for _, key := range []string{ // from openssl rand -hex 32
+		strongKey,
+		"b6ed7d7450be0b7e2d2f096c95193503b6045f8ecff02fddde6914ce5732d009",
+		"a386c9ec37aa8c7b1cc2bae065a786afe61f2b741aa07d5883abb9df02a165b9",
+		"b6eca60cd3c0b1b0940ce26b14ddd329f5187d786ebbb47ee966262a198fa49e",
+		"ff35af4c2e09f8660ca9d93c087a52cee5daecf0a51b2c11e04a0ccd6e9980d1",
+	} {
+		if _, err := Load([]string{"HOME=/h", "GIN_MODE=release", "SECRET_KEY=" + key, "SECRET_KEY_FALLBACKS=" + key}); err != nil {
+			t.Errorf("SECRET_KEY=%s: %v", key, err)
+		}
+	}
+	for _, n := range []int{32, 16} {
+		b := make([]byte, n)
+		for range 10000 {
+			rand.Read(b)
+			if key := hex.EncodeToString(b); weak(key) {
+				t.Errorf("the random key %s is called weak", key)
+			}
+		}
+	}
+}
+
+// TestFileDirFallback: with neither HOME nor XDG_CACHE_HOME the session
+// directory would lie in the temporary directory that every local user can
+// write into; debug mode still uses it, release mode wants SESSION_FILE_DIR.
+func TestFileDirFallback(t *testing.T) {
+	release := []string{"GIN_MODE=release", "SECRET_KEY=" + strongKey}
+	const refused = `SESSION_FILE_DIR="": required when GIN_MODE=release and neither HOME nor XDG_CACHE_HOME is set (the default would lie in the shared temporary directory): set it to a directory only this service's user can write`
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string // FileDir, or the error line
+	}{
+		{"debug", nil, filepath.Join(os.TempDir(), "sessionsvc", "sessions")},
+		{"release", release, refused},
+		{"release, SESSION_FILE_DIR empty", append(release, "SESSION_FILE_DIR="), refused},
+		{"release, HOME", append(release, "HOME=/home/u"), "/home/u/.cache/sessionsvc/sessions"},
+		{"release, XDG_CACHE_HOME", append(release, "XDG_CACHE_HOME=/cache"), "/cache/sessionsvc/sessions"},
+		{"release, relative XDG_CACHE_HOME", append(release, "XDG_CACHE_HOME=cache"), refused},
+		{"release, SESSION_FILE_DIR", append(release, "SESSION_FILE_DIR=/srv/sessions"), "/srv/sessions"},
+		{"release, another store", append(release, "SESSION_TYPE=redis"), filepath.Join(os.TempDir(), "sessionsvc", "sessions")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(tc.env)
+			got := c.FileDir
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("Load(%q): got %s, want %s", tc.env, got, tc.want)
+			}
+		})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/mail"
 	"strings"
+	"unicode"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
@@ -103,7 +104,8 @@ func (s *server) handleDeleteSession(c *gin.Context) {
 }
 
 // checkEmail returns why email is not a plain address (local@domain, at
-// most 254 bytes, no display name or comment), or web.NoMsg when it is one.
+// most 254 bytes, no display name or comment, no hidden character), or
+// web.NoMsg when it is one.
 func checkEmail(email string) web.Msg {
 	switch {
 	case email == "":
@@ -112,10 +114,20 @@ func checkEmail(email string) web.Msg {
 		return web.EmailTooLong
 	}
 	addr, err := mail.ParseAddress(email)
-	if err != nil || addr.Name != "" || strings.HasPrefix(email, "<") || strings.ContainsAny(email, "\r\n") {
+	if err != nil || addr.Name != "" || strings.HasPrefix(email, "<") || strings.ContainsFunc(email, hidden) {
 		return web.EmailInvalid
 	}
 	return web.NoMsg
+}
+
+// hidden reports whether r does not show as itself wherever the address
+// is printed: a C0 or C1 control character (TAB, CR and LF included), a
+// format character (unicode.Cf: bidi controls such as U+202E, zero-width
+// characters such as U+200B and U+FEFF) or a line or paragraph separator
+// (U+2028, U+2029). net/mail takes TAB, CR and LF in a quoted local part
+// and the others as it takes any character beyond ASCII.
+func hidden(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 }
 
 // parseForm reads the request's form. On failure it answers (413 for a body

@@ -296,6 +296,52 @@ func TestSetEmailValidation(t *testing.T) {
 	wantPage(t, p, 200, `<h1>Welcome &#34;&lt;script&gt;&#34;@x.org!</h1>`)
 }
 
+// TestSetEmailRefusesHiddenCharacters: an email with a character that does
+// not show as itself (a control, a bidi override, a zero-width or other
+// format character, a line or paragraph separator) would mislead whoever
+// reads it in a page, a log or the sessions command; the form refuses it
+// as an invalid address and stores nothing.
+func TestSetEmailRefusesHiddenCharacters(t *testing.T) {
+	srv := newTestServer(t, "filesystem")
+	for _, tc := range []struct {
+		name, email string
+		status      int
+	}{
+		{"tab in a quoted local part", "\"a\tb\"@x.org", 400},
+		{"C1 control", "a\u009b@x.org", 400},
+		{"next line", "a\u0085b@x.org", 400},
+		{"bidi override", "evil\u202e@x.org", 400},
+		{"bidi override in the domain", "a@x\u202e.org", 400},
+		{"bidi isolate", "a\u2066b@x.org", 400},
+		{"Arabic letter mark", "a\u061cb@x.org", 400},
+		{"zero-width space", "a\u200bb@x.org", 400},
+		{"zero-width non-joiner", "a\u200cb@x.org", 400},
+		{"zero-width joiner", "a\u200db@x.org", 400},
+		{"word joiner", "a\u2060b@x.org", 400},
+		{"byte order mark", "a\ufeffb@x.org", 400},
+		{"soft hyphen", "a\u00adb@x.org", 400},
+		{"line separator", "a\u2028b@x.org", 400},
+		{"paragraph separator", "a\u2029b@x.org", 400},
+		{"carriage return in a quoted local part", "\"a\rb\"@x.org", 400},
+
+		{"letters beyond ASCII", "josé@exämple.com", 303},
+		{"space in a quoted local part", `"john doe"@example.com`, 303},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBrowser(t, srv.URL)
+			p := b.post("/set_email", url.Values{"email_address": {tc.email}})
+			if tc.status == 303 {
+				wantPage(t, p, 303)
+				return
+			}
+			wantPage(t, p, 400, "That is not a valid email address.")
+			if b.cookie() != "" {
+				t.Error("a refused email set a cookie")
+			}
+		})
+	}
+}
+
 func TestLimits(t *testing.T) {
 	srv := newTestServer(t, "redis")
 	b := newBrowser(t, srv.URL)

@@ -38,13 +38,43 @@ var (
 
 // New returns a Backend in path, creating the directory (mode 0700)
 // if needed, and starts its sweeper; Close stops it.
+//
+// Whoever can write the directory can plant a session under any ID, so New
+// refuses a directory, existing or just made, that belongs to another user
+// or that its group or others can write. The directories above it must
+// belong to this user or root and be writable by no one else, unless they
+// are sticky like /tmp: whoever can write one could move the session
+// directory away and put their own in its place. Symbolic links are
+// resolved once, here; the store keeps the path it checked. (On systems
+// without Unix owners and modes, such as Windows, nothing is checked.)
 func New(path string) (*Backend, error) {
 	if err := os.MkdirAll(path, 0o700); err != nil {
 		return nil, fmt.Errorf("create session directory: %w", err)
 	}
+	path, err := private(path)
+	if err != nil {
+		return nil, err
+	}
 	d := &Backend{path: path, stop: make(chan struct{}), done: make(chan struct{})}
 	go d.sweepEvery(dirSweepEvery)
 	return d, nil
+}
+
+// private returns path absolute and with no symbolic links, once
+// checkPrivate has found that only this process's user can write it and
+// the directories above it (see New).
+func private(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return "", fmt.Errorf("resolve session directory: %w", err)
+	}
+	if err := checkPrivate(abs); err != nil {
+		return "", err
+	}
+	return abs, nil
 }
 
 func (d *Backend) file(key string) string { return filepath.Join(d.path, key) }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,4 +90,111 @@ func TestDirSweep(t *testing.T) {
 	if len(left) != 2 || !slices.Contains(left, ".tmp-new") || !slices.Contains(left, live) {
 		t.Errorf("after sweep: %q, want [.tmp-new %s]", left, live)
 	}
+}
+
+// TestNewRefusesSharedDirectories: whoever else can write the session
+// directory, or a directory above it, could plant a session under an ID
+// they then send as a cookie; New refuses such a directory, whether it
+// existed or New made it.
+func TestNewRefusesSharedDirectories(t *testing.T) {
+	const other = 4242 // a uid that is not this process's
+	for _, tc := range []struct {
+		name string
+		dir  func(t *testing.T) string // the SESSION_FILE_DIR to try
+		err  string                    // a part of New's error; "" for none
+	}{
+		{"private", func(t *testing.T) string { return t.TempDir() }, ""},
+		{"readable by others", func(t *testing.T) string { return chmod(t, t.TempDir(), 0o755) }, ""},
+		{"made in a private directory", func(t *testing.T) string { return filepath.Join(t.TempDir(), "a", "sessions") }, ""},
+		{"made in a sticky shared directory", func(t *testing.T) string {
+			return filepath.Join(chmod(t, t.TempDir(), 0o777|os.ModeSticky), "sessions")
+		}, ""},
+		{"a link to a private directory", func(t *testing.T) string { return symlink(t, t.TempDir()) }, ""},
+
+		{"writable by all", func(t *testing.T) string { return chmod(t, t.TempDir(), 0o777) }, "is writable by its group or others (mode 0777)"},
+		{"writable by its group", func(t *testing.T) string { return chmod(t, t.TempDir(), 0o770) }, "is writable by its group or others (mode 0770)"},
+		{"another user's", func(t *testing.T) string { return chown(t, t.TempDir(), other) }, "belongs to uid 4242, not to this process's user"},
+		{"made in a shared directory", func(t *testing.T) string {
+			return filepath.Join(chmod(t, t.TempDir(), 0o777), "sessions")
+		}, ", which holds the session directory, is writable by its group or others (mode 0777)"},
+		{"made in another user's directory", func(t *testing.T) string {
+			return filepath.Join(chown(t, t.TempDir(), other), "sessions")
+		}, ", which holds the session directory, belongs to uid 4242"},
+		{"made in another user's sticky directory", func(t *testing.T) string {
+			return filepath.Join(chown(t, chmod(t, t.TempDir(), 0o777|os.ModeSticky), other), "sessions")
+		}, ", which holds the session directory, belongs to uid 4242"},
+		{"a link to a shared directory", func(t *testing.T) string { return symlink(t, chmod(t, t.TempDir(), 0o777)) }, "is writable by its group or others (mode 0777)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := tc.dir(t)
+			b, err := dirstore.New(dir)
+			if err == nil {
+				b.Close()
+			}
+			switch {
+			case tc.err == "" && err != nil:
+				t.Errorf("New(%s) = %v, want a store", dir, err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("New(%s) = %v, want an error containing %q", dir, err, tc.err)
+			}
+		})
+	}
+}
+
+// TestNewKeepsTheCheckedPath: a store opened through a symbolic link keeps
+// the directory it checked, wherever the link points later.
+func TestNewKeepsTheCheckedPath(t *testing.T) {
+	dir := t.TempDir()
+	link := symlink(t, dir)
+	d, err := dirstore.New(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(chmod(t, t.TempDir(), 0o777), link); err != nil {
+		t.Fatal(err)
+	}
+	id := session.NewID()
+	if err := d.Write(t.Context(), session.Record{Key: id, Data: []byte(`{}`), TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, id)); err != nil {
+		t.Errorf("the session was not written where New checked: %v", err)
+	}
+	if got := d.Location(id); got != filepath.Join(dir, id) {
+		t.Errorf("Location = %s, want %s", got, filepath.Join(dir, id))
+	}
+}
+
+func chmod(t *testing.T, dir string, mode os.FileMode) string {
+	t.Helper()
+	if err := os.Chmod(dir, mode); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// chown gives dir to uid, which only root can do.
+func chown(t *testing.T, dir string, uid int) string {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("giving a directory to another user needs root")
+	}
+	if err := os.Chown(dir, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// symlink returns a new symbolic link to dir.
+func symlink(t *testing.T, dir string) string {
+	t.Helper()
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	return link
 }

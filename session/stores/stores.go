@@ -62,7 +62,7 @@ func Open(cfg config.Config, h Hooks) (*session.Store, func() error, error) {
 	case "filesystem":
 		dir, err := dirstore.New(cfg.FileDir)
 		if err != nil {
-			return nil, nil, &config.Error{Var: "SESSION_FILE_DIR", Value: strconv.Quote(cfg.FileDir), Want: "want a directory this process can create and write: " + err.Error()}
+			return nil, nil, &config.Error{Var: "SESSION_FILE_DIR", Value: strconv.Quote(cfg.FileDir), Want: "want a directory this process can create and write, owned by its user and writable by no one else: " + err.Error()}
 		}
 		sc.Backend = dir
 	case "cookie":

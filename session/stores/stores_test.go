@@ -63,3 +63,17 @@ func TestOpenBadFileDir(t *testing.T) {
 		t.Errorf("Open = %v, want a config error naming SESSION_FILE_DIR", err)
 	}
 }
+
+// A session directory that other users can write is a configuration error
+// that names the variable and says what is wrong with the directory.
+func TestOpenRefusesASharedFileDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := stores.Open(load(t, "SESSION_FILE_DIR="+dir), stores.Hooks{})
+	want := `SESSION_FILE_DIR="` + dir + `": want a directory this process can create and write, owned by its user and writable by no one else: ` + dir + ` is writable by its group or others (mode 0777)`
+	if _, ok := errors.AsType[*config.Error](err); !ok || err.Error() != want {
+		t.Errorf("Open = %v, want the config error %s", err, want)
+	}
+}
