@@ -175,6 +175,8 @@ func (s *server) save(c *gin.Context, sess sessions.Session) bool {
 			c.Set(sessionLogKey, id)
 		}
 		return true
+	case errors.Is(err, session.ErrRetired):
+		s.errorPage(c, http.StatusConflict, web.RetiredTitle, web.Retired)
 	case errors.Is(err, session.ErrTooLarge):
 		s.Logger.WarnContext(c.Request.Context(), "session too large", "error", err)
 		s.errorPage(c, http.StatusRequestEntityTooLarge, web.TooMuchDataTitle, web.TooMuchData)

@@ -608,11 +608,12 @@ func TestPlantedIDCannotFollowRenewal(t *testing.T) {
 		t.Fatal("setting the email kept the planted ID")
 	}
 
+	wantPage(t, attacker.get("/get_email"), 200, prompt)
 	for _, p := range []page{
-		attacker.get("/get_email"),
 		attacker.post("/preferences", url.Values{"theme": {"dark"}, "back": {"/get_email"}}),
 		attacker.post("/set_email", url.Values{"email_address": {"evil@example.com"}}),
 	} {
+		wantPage(t, p, http.StatusConflict, "Nothing was saved")
 		if strings.Contains(p.body, "victim@example.com") || p.header.Get("Set-Cookie") != "" {
 			t.Errorf("retired ID: answered %d with Set-Cookie %q:\n%s", p.status, p.header.Get("Set-Cookie"), p.body)
 		}

@@ -134,6 +134,12 @@ func (m *mac) Sum(parts ...string) []byte {
 	return m.sum
 }
 
+// ErrRetired is returned by Save for a session whose cookie names an ID
+// retired by a renewal moments ago (see Config.RenewGrace): the browser
+// has a newer cookie, or the ID was planted. Nothing is written, and no
+// cookie is sent.
+var ErrRetired = errors.New("session ID retired by a renewal")
+
 // ErrTooLarge is returned by Save when the encoded session exceeds the
 // store's size limit. Nothing is written.
 var ErrTooLarge = errors.New("session too large")

@@ -378,7 +378,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 		return st.err
 	}
 	if st.retired {
-		return nil // creates nothing, sets no cookie
+		return ErrRetired // creates nothing, sets no cookie
 	}
 	now := time.Now()
 	if gs.IsNew && s.cfg.AbsoluteLifetime > 0 {

@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"errors"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -14,8 +15,8 @@ import (
 func TestConformance(t *testing.T) { sessiontest.Run(t, nil) }
 
 // FuzzCookie: any cookie value gives a usable session, never a panic or an
-// error, for every kind of store; one that is not a live session gives an
-// empty new one.
+// error (but ErrRetired, for a retired ID, with no cookie), for every kind
+// of store; one that is not a live session gives an empty new one.
 func FuzzCookie(f *testing.F) {
 	dir, err := dirstore.New(f.TempDir())
 	if err != nil {
@@ -59,7 +60,11 @@ func FuzzCookie(f *testing.F) {
 			}
 			w := httptest.NewRecorder()
 			gs.Values["k"] = "v"
-			if err := s.Save(r, w, gs); err != nil {
+			err = s.Save(r, w, gs)
+			if errors.Is(err, session.ErrRetired) && len(w.Result().Cookies()) != 0 {
+				t.Fatalf("%s: a retired ID's save sent a cookie", name)
+			}
+			if err != nil && !errors.Is(err, session.ErrRetired) {
 				t.Fatalf("%s: Save: %v", name, err)
 			}
 			if len(w.Result().Cookies()) > 1 {

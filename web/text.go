@@ -48,6 +48,8 @@ const (
 	RequestTooLarge
 	TooMuchDataTitle
 	TooMuchData
+	RetiredTitle
+	Retired
 	UnavailableTitle
 	Unavailable
 	RefusedTitle
@@ -138,6 +140,8 @@ var english = Text{
 		RequestTooLarge:        "The form was larger than this page accepts.",
 		TooMuchDataTitle:       "Too much data",
 		TooMuchData:            "This session cannot hold that much data. Nothing was saved.",
+		RetiredTitle:           "Session renewed",
+		Retired:                "This session was renewed moments ago, in another tab or window. Nothing was saved: reload the page and try again.",
 		UnavailableTitle:       "Temporarily unavailable",
 		Unavailable:            "Sessions cannot be reached right now. Nothing was lost; please try again in a few seconds.",
 		RefusedTitle:           "Request refused",
@@ -205,6 +209,8 @@ var chinese = Text{
 		RequestTooLarge:        "表单超出了此页面可接受的大小。",
 		TooMuchDataTitle:       "数据过多",
 		TooMuchData:            "此会话无法保存这么多数据，未保存任何内容。",
+		RetiredTitle:           "会话已更新",
+		Retired:                "此会话刚刚在另一个标签页或窗口中更新，未保存任何内容：请刷新页面后重试。",
 		UnavailableTitle:       "暂时不可用",
 		Unavailable:            "目前无法访问会话。没有丢失任何内容，请几秒钟后重试。",
 		RefusedTitle:           "请求被拒绝",

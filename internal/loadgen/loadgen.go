@@ -374,7 +374,10 @@ func (l *Load) send(ctx context.Context, v *visitor, method, path string, form u
 }
 
 func (l *Load) do(ctx context.Context, v *visitor, rec Request, form url.Values) (*http.Response, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	// A request on its way is not dropped when the load ends, as a browser
+	// would not drop it: a change of email whose answer never arrived
+	// leaves the visitor with a retired ID.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.Timeout)
 	defer cancel()
 	var body io.Reader
 	if form != nil {

@@ -33,7 +33,8 @@ const CookieName = "session"
 // and other; POST /set?v=, /other?v= set them; POST /replace?v= clears the
 // session, then sets email; POST /login?v= renews the session and sets
 // email; POST /delete deletes email; POST /destroy ends the session (with
-// ?how=options the gin-contrib way, MaxAge -1); GET /inspect answers the
+// ?how=options the gin-contrib way, MaxAge -1); a save refused as too
+// large answers 413, one with a retired ID 409; GET /inspect answers the
 // session's Snapshot as JSON.
 func NewApp(t testing.TB, store *session.Store) *httptest.Server {
 	t.Helper()
@@ -51,6 +52,8 @@ func NewApp(t testing.TB, store *session.Store) *httptest.Server {
 	}
 	save := func(c *gin.Context, s sessions.Session) bool {
 		switch err := session.Save(s); {
+		case errors.Is(err, session.ErrRetired):
+			c.String(http.StatusConflict, "retired")
 		case errors.Is(err, session.ErrTooLarge):
 			c.String(http.StatusRequestEntityTooLarge, "too large")
 		case err != nil:
@@ -419,7 +422,7 @@ func run(t *testing.T, k kind) {
 		// tab, or whoever planted the ID) is a visitor without a session:
 		// it sees nothing, gets no cookie, and changes nothing.
 		late := &Client{T: t, Base: srv.URL, Cookie: before}
-		for _, r := range []Response{late.Want("GET", "/get", 200, ""), late.Want("GET", "/other", 200, ""), late.Want("POST", "/set?v=evil@example.com", 200, "")} {
+		for _, r := range []Response{late.Want("GET", "/get", 200, ""), late.Want("GET", "/other", 200, ""), late.Want("POST", "/set?v=evil@example.com", 409, "retired")} {
 			if r.SetCookie != nil {
 				t.Errorf("retired cookie within grace: Set-Cookie %v, want none", r.SetCookie)
 			}
