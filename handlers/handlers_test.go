@@ -424,6 +424,38 @@ func TestHeadersAndErrors(t *testing.T) {
 	}
 }
 
+// TestStaticServesFilesOnly: /static/ serves the embedded files and
+// nothing else; a directory gets the 404 page, never a listing.
+func TestStaticServesFilesOnly(t *testing.T) {
+	srv := newTestServer(t, "filesystem")
+	b := newBrowser(t, srv.URL)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		contentType  string
+	}{
+		{"GET", "/static/style.css", 200, "text/css; charset=utf-8"},
+		{"HEAD", "/static/style.css", 200, "text/css; charset=utf-8"},
+		{"GET", "/static/favicon.svg", 200, "image/svg+xml"},
+		{"GET", "/static/", 404, "text/html; charset=utf-8"},
+		{"GET", "/static/nope.css", 404, "text/html; charset=utf-8"},
+	} {
+		p := b.do(tc.method, tc.path, nil)
+		if p.status != tc.status || p.header.Get("Content-Type") != tc.contentType {
+			t.Errorf("%s %s = %d %q, want %d %q", tc.method, tc.path, p.status, p.header.Get("Content-Type"), tc.status, tc.contentType)
+		}
+		if p.header.Get("Content-Security-Policy") != contentSecurityPolicy {
+			t.Errorf("%s %s: no Content-Security-Policy", tc.method, tc.path)
+		}
+		if strings.Contains(p.body, `<a href="favicon.svg">`) {
+			t.Errorf("%s %s lists the directory:\n%s", tc.method, tc.path, p.body)
+		}
+		if tc.status == 404 && tc.method == "GET" {
+			wantPage(t, p, 404, "Page not found")
+		}
+	}
+}
+
 func TestRequestLog(t *testing.T) {
 	srv := newTestServer(t, "redis")
 	b := newBrowser(t, srv.URL)

@@ -15,7 +15,8 @@ import (
 func addRoutes(r *gin.Engine, s *server) {
 	r.GET("/healthz", handleHealthz)
 	r.GET("/readyz", s.handleReadyz)
-	r.StaticFS("/static", http.FS(web.Static))
+	r.GET("/static/*filepath", s.handleStatic)
+	r.HEAD("/static/*filepath", s.handleStatic)
 
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/get_email") })
 	r.GET("/set_email", s.handleSetEmailForm)

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -224,6 +225,18 @@ func (s *server) render(c *gin.Context, status int, page string, data any) {
 // its own eight headers a response then fits the header map's first
 // allocation.
 const autoLengthMax = 2048
+
+// handleStatic serves the embedded file the path names under /static/.
+// Files only: a directory, like a file that is not there, gets the 404
+// page, never a listing.
+func (s *server) handleStatic(c *gin.Context) {
+	name := strings.TrimPrefix(c.Param("filepath"), "/")
+	if info, err := fs.Stat(web.Static, name); err != nil || info.IsDir() {
+		s.errorPage(c, http.StatusNotFound, web.NotFoundTitle, web.NotFound)
+		return
+	}
+	http.ServeFileFS(c.Writer, c.Request, web.Static, name)
+}
 
 // errorPage is a short page with a title and one sentence.
 func (s *server) errorPage(c *gin.Context, status int, title, message web.Msg) {
