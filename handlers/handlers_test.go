@@ -456,6 +456,43 @@ func TestStaticServesFilesOnly(t *testing.T) {
 	}
 }
 
+// TestNoRedirectFromThePath: a path with a trailing slash (or in another
+// case) gets the 404 page with the security headers, not a redirect, and
+// X-Forwarded-Prefix changes nothing.
+func TestNoRedirectFromThePath(t *testing.T) {
+	srv := newTestServer(t, "filesystem")
+	b := newBrowser(t, srv.URL)
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "/set_email/"},
+		{"GET", "/get_email/"},
+		{"POST", "/set_email/"},
+		{"GET", "/SET_EMAIL"},
+		{"GET", "/static"},
+	} {
+		for _, prefix := range []string{"", "//evil.example", "/app"} {
+			var header http.Header
+			if prefix != "" {
+				header = http.Header{"X-Forwarded-Prefix": {prefix}}
+			}
+			p := b.doWith(tc.method, tc.path, url.Values{"email_address": {"a@example.com"}}, header)
+			if p.status != http.StatusNotFound || p.header.Get("Location") != "" {
+				t.Errorf("%s %s (X-Forwarded-Prefix %q) = %d to %q, want 404 and no redirect", tc.method, tc.path, prefix, p.status, p.header.Get("Location"))
+				continue
+			}
+			wantPage(t, p, http.StatusNotFound, "Page not found")
+			for h, want := range map[string]string{
+				"Content-Security-Policy": contentSecurityPolicy,
+				"X-Content-Type-Options":  "nosniff",
+				"X-Frame-Options":         "DENY",
+			} {
+				if got := p.header.Get(h); got != want {
+					t.Errorf("%s %s: %s = %q, want %q", tc.method, tc.path, h, got, want)
+				}
+			}
+		}
+	}
+}
+
 func TestRequestLog(t *testing.T) {
 	srv := newTestServer(t, "redis")
 	b := newBrowser(t, srv.URL)

@@ -94,6 +94,12 @@ func NewServer(deps Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
 	r.HandleMethodNotAllowed = true
+	// No redirects built from the request: Gin's would answer /set_email/
+	// with a cacheable 301 to /set_email, prefixed with X-Forwarded-Prefix
+	// from any client, before the middleware that adds the security
+	// headers runs. Such paths get the 404 page like any other unknown URL.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
 	// The session is loaded lazily: a route that never reads it (health
 	// checks, static files) costs the store nothing. markHTTPS comes first:
 	// the session keeps the request it is given.
