@@ -445,9 +445,15 @@ func TestRunOverTLSWithPassword(t *testing.T) {
 		"--tls-ca-cert-file", caFile, "--tls-auth-clients", "no", "--requirepass", "s3cretpw")
 	url := "rediss://:s3cretpw@127.0.0.1:" + port + "/0"
 
-	base, logs, stop := startRun(t, "SESSION_TYPE=redis", "SESSION_REDIS="+url, "SESSION_REDIS_CA_FILE="+caFile)
-	if code, body := get(t, base+"/readyz", ""); code != 200 {
+	metricsAddr := "127.0.0.1:" + freePort(t)
+	base, logs, stop := startRun(t, "SESSION_TYPE=redis", "SESSION_REDIS="+url, "SESSION_REDIS_CA_FILE="+caFile, "METRICS_ADDR="+metricsAddr)
+	if code, body := get(t, base+"/readyz", ""); code != 200 || body != `{"status":"ready"}` {
 		t.Fatalf("/readyz over TLS = %d %s", code, body)
+	}
+	// The details are on the metrics listener, not the public port.
+	waitForLog(t, logs, "serving metrics")
+	if code, body := get(t, "http://"+metricsAddr+"/readyz", ""); code != 200 || !strings.Contains(body, `"address":"127.0.0.1:`+port+`"`) || !strings.Contains(body, `"store":"redis"`) {
+		t.Errorf("readiness details over TLS = %d %s, want the store and its address", code, body)
 	}
 	cookie := setEmail(t, base, "tls@example.com")
 	if _, body := get(t, base+"/get_email", cookie); !strings.Contains(body, "Welcome tls@example.com!") {
@@ -461,15 +467,24 @@ func TestRunOverTLSWithPassword(t *testing.T) {
 		{"SESSION_REDIS=" + url},
 		{"SESSION_REDIS=" + strings.Replace(url, "s3cretpw", "wr0ngpw", 1), "SESSION_REDIS_CA_FILE=" + caFile},
 	} {
-		base, logs2, stop := startRun(t, append([]string{"SESSION_TYPE=redis"}, env...)...)
+		metricsAddr := "127.0.0.1:" + freePort(t)
+		base, logs2, stop := startRun(t, append([]string{"SESSION_TYPE=redis", "METRICS_ADDR=" + metricsAddr}, env...)...)
 		code, body := get(t, base+"/readyz", "")
+		waitForLog(t, logs2, "serving metrics")
+		detailsCode, details := get(t, "http://"+metricsAddr+"/readyz", "")
 		stop()
-		if code != 503 {
+		if code != 503 || body != `{"status":"unavailable"}` {
 			t.Errorf("%v: /readyz = %d %s, want 503", env, code, body)
 		}
+		if detailsCode != 503 || !strings.Contains(details, `"error":`) {
+			t.Errorf("%v: readiness details = %d %s, want 503 and the error", env, detailsCode, details)
+		}
+		if !strings.Contains(logs2.String(), "session store not ready") {
+			t.Errorf("%v: the log does not say why the store is not ready:\n%s", env, logs2)
+		}
 		for _, secret := range []string{"s3cretpw", "wr0ngpw"} {
-			if strings.Contains(body, secret) || strings.Contains(logs2.String(), secret) {
-				t.Errorf("%v: a password shows in /readyz or the log:\n%s\n%s", env, body, logs2)
+			if strings.Contains(body, secret) || strings.Contains(details, secret) || strings.Contains(logs2.String(), secret) {
+				t.Errorf("%v: a password shows in /readyz, its details or the log:\n%s\n%s\n%s", env, body, details, logs2)
 			}
 		}
 	}

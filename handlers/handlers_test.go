@@ -40,6 +40,9 @@ type testServer struct {
 	*httptest.Server
 	redis *redistest.Server // nil unless the store is Redis
 	log   *bytes.Buffer
+	// details serves the readiness details on a listener of its own, as
+	// the service does beside its metrics.
+	details *httptest.Server
 }
 
 // newTestServer serves over a store of the given kind: "redis" (REDIS_URL
@@ -90,12 +93,17 @@ func newTestServerWith(t *testing.T, kind string, deps Deps) *testServer {
 	deps.StoreName = strings.TrimSuffix(kind, "-private")
 	deps.CookieName = "session"
 	deps.LogKey = []byte("log key")
+	if deps.Readiness == nil {
+		deps.Readiness = NewReadiness(store, deps.StoreName, logger)
+	}
 	h, err := NewServer(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts.Server = httptest.NewServer(h)
 	t.Cleanup(ts.Close)
+	ts.details = httptest.NewServer(deps.Readiness)
+	t.Cleanup(ts.details.Close)
 	return ts
 }
 
@@ -367,11 +375,14 @@ func TestStoreDown(t *testing.T) {
 	}
 	wantPage(t, b.get("/set_email"), 200, "Enter your email address:")
 	wantPage(t, b.get("/healthz"), 200)
-	p := b.get("/readyz")
+	if p := b.get("/readyz"); p.status != 503 || p.body != `{"status":"unavailable"}` {
+		t.Errorf("/readyz = %d %s", p.status, p.body)
+	}
+	p := newBrowser(t, srv.details.URL).get("/readyz")
 	var body map[string]any
 	json.Unmarshal([]byte(p.body), &body)
-	if p.status != 503 || body["status"] != "unavailable" || body["store"] != "redis" || body["error"] == "" {
-		t.Errorf("/readyz = %d %s", p.status, p.body)
+	if p.status != 503 || body["status"] != "unavailable" || body["store"] != "redis" || body["error"] == nil || body["error"] == "" {
+		t.Errorf("readiness details = %d %s", p.status, p.body)
 	}
 	if strings.Contains(srv.log.String(), `"status":500`) {
 		t.Error("a request answered 500")

@@ -27,10 +27,8 @@ import (
 // Store, and what the pages and health checks ask of it besides.
 type Store interface {
 	sessions.Store
-	// Ping reports whether the store answers.
-	Ping(ctx context.Context) error
-	// Describe tells where the store keeps sessions, for /readyz.
-	Describe() map[string]string
+	// ReadyStore: Ping and Describe, for readiness.
+	ReadyStore
 	// Inspect describes a loaded session, for the debug panel.
 	Inspect(ctx context.Context, s sessions.Session) (session.Snapshot, error)
 }
@@ -39,7 +37,8 @@ type Store interface {
 type Deps struct {
 	Logger *slog.Logger
 	Store  Store
-	// StoreName names the store in /readyz ("redis", "filesystem", "cookie").
+	// StoreName names the store in logs and the debug panel ("redis",
+	// "filesystem", "cookie").
 	StoreName  string
 	CookieName string
 	// LogKey keys the hash that stands for session IDs in logs.
@@ -54,6 +53,10 @@ type Deps struct {
 	// holds: the store, the key with the ID shortened, the time left and
 	// the values. Off by default; main turns it on only for GIN_MODE=debug.
 	Debug bool
+	// Readiness answers GET /readyz. Nil: one over Store. Give the one
+	// whose details another listener serves, so that a change of state
+	// is logged once.
+	Readiness *Readiness
 	// ObserveRequest, when set, is told of every request once it is served:
 	// its method, route (as in the log), status and duration.
 	ObserveRequest func(method, route string, status int, d time.Duration)
@@ -80,6 +83,9 @@ func NewServer(deps Deps) (http.Handler, error) {
 	}
 	s.lines = deps.Logger.Handler()
 	s.Logger = slog.New(withRequestID(s.lines))
+	if s.Readiness == nil {
+		s.Readiness = NewReadiness(deps.Store, deps.StoreName, deps.Logger)
+	}
 	if s.ObserveRequest == nil {
 		s.ObserveRequest = func(string, string, int, time.Duration) {}
 	}
