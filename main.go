@@ -141,6 +141,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		LogKey:         logKey,
 		TrustedProxies: cfg.TrustedProxies,
 		CrossOrigin:    cfg.CrossOrigin.CrossOriginProtection,
+		ClearSiteData:  cfg.ClearSiteData,
 		Debug:          cfg.Mode == "debug",
 	}
 	if m != nil {

@@ -258,6 +258,40 @@ func TestRunShowsTheDebugPanelOnlyInDebugMode(t *testing.T) {
 	}
 }
 
+// TestRunClearSiteDataOnlyWhenAsked: ending a session sends Clear-Site-Data
+// only with SESSION_CLEAR_SITE_DATA=true; otherwise only the session cookie
+// is expired.
+func TestRunClearSiteDataOnlyWhenAsked(t *testing.T) {
+	for _, tc := range []struct {
+		name, env, want string
+	}{
+		{"default", "", ""},
+		{"false", "SESSION_CLEAR_SITE_DATA=false", ""},
+		{"true", "SESSION_CLEAR_SITE_DATA=true", `"cookies"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, _, _ := startRun(t, tc.env)
+			cookie := setEmail(t, base, "alice@example.com")
+			req, _ := http.NewRequest("POST", base+"/delete_session", nil)
+			req.Header.Set("Cookie", cookie)
+			res, err := noRedirects.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				t.Fatalf("POST /delete_session = %d", res.StatusCode)
+			}
+			if got := strings.Join(res.Header.Values("Clear-Site-Data"), ", "); got != tc.want {
+				t.Errorf("Clear-Site-Data = %q, want %q", got, tc.want)
+			}
+			if c := res.Cookies(); len(c) != 1 || c[0].Name+"="+c[0].Value == cookie || c[0].MaxAge >= 0 {
+				t.Errorf("cookies %v, want the session cookie expired", c)
+			}
+		})
+	}
+}
+
 func TestRunWithRedisDownAtStart(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Stop()

@@ -84,6 +84,12 @@ type Config struct {
 	// SameSite is Strict, Lax or None (written in any case); None needs
 	// CookieSecure.
 	SameSite http.SameSite `env:"SESSION_COOKIE_SAMESITE" envDefault:"Lax"`
+	// ClearSiteData sends Clear-Site-Data: "cookies" when a visitor ends
+	// the session, on top of expiring its cookie. Browsers then drop every
+	// cookie of the site (the registrable domain and all its subdomains),
+	// other applications' too, so it is off unless the service owns the
+	// whole site.
+	ClearSiteData bool `env:"SESSION_CLEAR_SITE_DATA" envDefault:"false"`
 
 	// CrossOrigin refuses state-changing requests that browsers send from
 	// other origins, but for those in CSRF_TRUSTED_ORIGINS (comma-separated

@@ -35,7 +35,7 @@ func TestDefaults(t *testing.T) {
 		"FileDir":      "/home/u/.cache/sessionsvc/sessions",
 		"RedisTimeout": 500 * time.Millisecond, "RedisPoolSize": 32, "RedisMinReplicas": 0, "ShutdownTimeout": 10 * time.Second,
 		"AbsoluteLifetime": time.Duration(0), "RenewGrace": 5 * time.Second, "HashIDs": false,
-		"MaxSize": 4096, "RedisCAFile": "", "TrustedProxies": []netip.Prefix(nil),
+		"MaxSize": 4096, "RedisCAFile": "", "TrustedProxies": []netip.Prefix(nil), "ClearSiteData": false,
 	}
 	v := reflect.ValueOf(c)
 	for field, w := range want {
@@ -90,6 +90,7 @@ func TestValues(t *testing.T) {
 		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.Address", "s1:26379,s2:5000"},
 		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.MasterName", "sessions"},
 		{"SESSION_REDIS_MIN_REPLICAS=2", "RedisMinReplicas", 2},
+		{"SESSION_CLEAR_SITE_DATA=true", "ClearSiteData", true},
 	} {
 		c, err := Load(append([]string{"HOME=/home/u"}, strings.Split(tc.env, "\x00")...))
 		if err != nil {
@@ -158,6 +159,7 @@ func TestErrors(t *testing.T) {
 		{"SESSION_RENEW_GRACE=0", `SESSION_RENEW_GRACE="0": want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)`},
 		{"SESSION_RENEW_GRACE=31", `SESSION_RENEW_GRACE="31": want at most 30s: a renewed session's old ID must stop working soon`},
 		{"SESSION_HASH_IDS=sure", `SESSION_HASH_IDS="sure": accepted values are true or false`},
+		{"SESSION_CLEAR_SITE_DATA=yes", `SESSION_CLEAR_SITE_DATA="yes": accepted values are true or false`},
 		{"SESSION_MAX_SIZE=4k", `SESSION_MAX_SIZE="4k": want a whole number of at least 1`},
 		{"SESSION_REDIS_CA_FILE=/nonexistent.pem", `SESSION_REDIS_CA_FILE="/nonexistent.pem": want a readable PEM file of CA certificates`},
 		{"TRUSTED_PROXIES=10.0.0.0/8,proxy.internal", `TRUSTED_PROXIES="proxy.internal": want comma-separated IP addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1`},

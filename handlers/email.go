@@ -88,8 +88,9 @@ func (s *server) handleDeleteEmail(c *gin.Context) {
 	s.render(c, http.StatusOK, "delete_email", nil)
 }
 
-// handleDeleteSession ends the session: the server copy is deleted, the
-// cookie expired, and the browser told to drop this site's cookies.
+// handleDeleteSession ends the session: the server copy is deleted and the
+// cookie expired; with ClearSiteData, the browser is also told to drop
+// every cookie of the site.
 func (s *server) handleDeleteSession(c *gin.Context) {
 	sess, ok := s.session(c)
 	if !ok {
@@ -99,7 +100,9 @@ func (s *server) handleDeleteSession(c *gin.Context) {
 	if !s.save(c, sess) {
 		return
 	}
-	c.Header("Clear-Site-Data", `"cookies"`)
+	if s.ClearSiteData {
+		c.Header("Clear-Site-Data", `"cookies"`)
+	}
 	s.render(c, http.StatusOK, "session_ended", nil)
 }
 

@@ -596,8 +596,10 @@ func TestDeleteSession(t *testing.T) {
 	id := b.cookie()
 	p := b.post("/delete_session", nil)
 	wantPage(t, p, 200, "Session ended.")
-	if got := p.header.Get("Clear-Site-Data"); got != `"cookies"` {
-		t.Errorf("Clear-Site-Data = %q", got)
+	// Only the session cookie goes: Clear-Site-Data would take every
+	// cookie of the site, other applications' too.
+	if got, ok := p.header["Clear-Site-Data"]; ok {
+		t.Errorf("Clear-Site-Data = %q, want none by default", got)
 	}
 	if b.cookie() != "" {
 		t.Error("cookie not expired")
@@ -610,6 +612,26 @@ func TestDeleteSession(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	old.http.Jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: id}})
 	wantPage(t, old.get("/get_email"), 200, prompt)
+}
+
+// TestDeleteSessionClearsSiteDataWhenAsked: with ClearSiteData
+// (SESSION_CLEAR_SITE_DATA=true), ending the session also tells the browser
+// to drop the site's cookies.
+func TestDeleteSessionClearsSiteDataWhenAsked(t *testing.T) {
+	srv := newTestServerWith(t, "redis", Deps{ClearSiteData: true})
+	b := newBrowser(t, srv.URL)
+	b.post("/set_email", url.Values{"email_address": {"a@example.com"}})
+	p := b.post("/delete_session", nil)
+	wantPage(t, p, 200, "Session ended.")
+	if got := p.header.Get("Clear-Site-Data"); got != `"cookies"` {
+		t.Errorf("Clear-Site-Data = %q, want \"cookies\"", got)
+	}
+	if b.cookie() != "" {
+		t.Error("cookie not expired")
+	}
+	if keys := srv.sessionKeys(t); len(keys) != 0 {
+		t.Errorf("keys after delete_session: %q", keys)
+	}
 }
 
 func TestSettingTheEmailRenewsTheID(t *testing.T) {

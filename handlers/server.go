@@ -49,6 +49,11 @@ type Deps struct {
 	// CrossOrigin refuses state-changing requests that browsers send from
 	// other origins, but for the ones it trusts; nil trusts none.
 	CrossOrigin *http.CrossOriginProtection
+	// ClearSiteData sends Clear-Site-Data: "cookies" when a visitor ends
+	// the session, which makes the browser drop every cookie of the site,
+	// other applications' on sibling hosts too. Off: only the session
+	// cookie is expired.
+	ClearSiteData bool
 	// Debug shows developers, under the welcome page, what the session
 	// holds: the store, the key with the ID shortened, the time left and
 	// the values. Off by default; main turns it on only for GIN_MODE=debug.
