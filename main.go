@@ -140,6 +140,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		CookieName:     cfg.CookieName,
 		LogKey:         logKey,
 		TrustedProxies: cfg.TrustedProxies,
+		HSTSMaxAge:     cfg.HSTSMaxAge,
 		CrossOrigin:    cfg.CrossOrigin.CrossOriginProtection,
 		ClearSiteData:  cfg.ClearSiteData,
 		Debug:          cfg.Mode == "debug",

@@ -292,6 +292,41 @@ func TestRunClearSiteDataOnlyWhenAsked(t *testing.T) {
 	}
 }
 
+// TestRunSendsHSTSOnlyOverHTTPS: behind a trusted proxy that says the
+// request came over HTTPS, every response carries Strict-Transport-Security
+// (a year by default, HSTS_MAX_AGE otherwise, none for 0); over plain HTTP
+// none does.
+func TestRunSendsHSTSOnlyOverHTTPS(t *testing.T) {
+	for _, tc := range []struct {
+		name, env       string
+		overHTTPS, http string // the header over HTTPS and over plain HTTP
+	}{
+		{"default", "", "max-age=31536000", ""},
+		{"an hour", "HSTS_MAX_AGE=1h", "max-age=3600", ""},
+		{"off", "HSTS_MAX_AGE=0", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, _, _ := startRun(t, "TRUSTED_PROXIES=127.0.0.1", tc.env)
+			for _, path := range []string{"/get_email", "/nowhere"} {
+				for proto, want := range map[string]string{"https": tc.overHTTPS, "http": tc.http, "": tc.http} {
+					req, _ := http.NewRequest("GET", base+path, nil)
+					if proto != "" {
+						req.Header.Set("X-Forwarded-Proto", proto)
+					}
+					res, err := noRedirects.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					res.Body.Close()
+					if got := strings.Join(res.Header.Values("Strict-Transport-Security"), ", "); got != want {
+						t.Errorf("GET %s, X-Forwarded-Proto %q: Strict-Transport-Security %q, want %q", path, proto, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestRunWithRedisDownAtStart(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Stop()

@@ -680,6 +680,52 @@ func TestSecureCookieBehindTrustedProxy(t *testing.T) {
 	}
 }
 
+// TestStrictTransportSecurity: every response to a request that came over
+// HTTPS, directly or through a trusted proxy, carries HSTS for this host
+// alone; no response over plain HTTP does.
+func TestStrictTransportSecurity(t *testing.T) {
+	const year = 365 * 24 * time.Hour
+	trusted := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	srv := newTestServerWith(t, "filesystem", Deps{HSTSMaxAge: year, TrustedProxies: trusted})
+	untrusted := newTestServerWith(t, "filesystem", Deps{HSTSMaxAge: year, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	off := newTestServerWith(t, "filesystem", Deps{TrustedProxies: trusted})
+	// The same handlers, served over TLS.
+	overTLS := func(ts *testServer) *browser {
+		t.Helper()
+		s := httptest.NewUnstartedServer(ts.Config.Handler)
+		s.StartTLS()
+		t.Cleanup(s.Close)
+		b := newBrowser(t, s.URL)
+		b.http.Transport = s.Client().Transport
+		return b
+	}
+	for _, tc := range []struct {
+		name  string
+		b     *browser
+		proto string // X-Forwarded-Proto
+		want  string
+	}{
+		{"plain HTTP", newBrowser(t, srv.URL), "", ""},
+		{"plain HTTP through a trusted proxy", newBrowser(t, srv.URL), "http", ""},
+		{"HTTPS through a trusted proxy", newBrowser(t, srv.URL), "https", "max-age=31536000"},
+		{"an untrusted peer claiming HTTPS", newBrowser(t, untrusted.URL), "https", ""},
+		{"TLS", overTLS(srv), "", "max-age=31536000"},
+		{"TLS, HSTS off", overTLS(off), "", ""},
+		{"HTTPS through a trusted proxy, HSTS off", newBrowser(t, off.URL), "https", ""},
+	} {
+		for _, path := range []string{"/get_email", "/set_email", "/static/style.css", "/nowhere", "/healthz"} {
+			var header http.Header
+			if tc.proto != "" {
+				header = http.Header{"X-Forwarded-Proto": {tc.proto}}
+			}
+			p := tc.b.doWith("GET", path, nil, header)
+			if got := strings.Join(p.header.Values("Strict-Transport-Security"), ", "); got != tc.want {
+				t.Errorf("%s: GET %s: Strict-Transport-Security %q, want %q", tc.name, path, got, tc.want)
+			}
+		}
+	}
+}
+
 func TestOversizedSessionIsRefused(t *testing.T) {
 	srv := newTestServer(t, "redis") // sessions of at most 200 bytes
 	b := newBrowser(t, srv.URL)

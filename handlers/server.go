@@ -46,6 +46,12 @@ type Deps struct {
 	// TrustedProxies are the addresses whose X-Forwarded-* headers are
 	// believed; empty trusts none.
 	TrustedProxies []netip.Prefix
+	// HSTSMaxAge, when positive, is sent as Strict-Transport-Security:
+	// max-age=N (whole seconds) on every response to a request that came
+	// over HTTPS, directly or through a trusted proxy; never over plain
+	// HTTP, and never with includeSubDomains, which would force HTTPS onto
+	// every host under this one. Zero sends none.
+	HSTSMaxAge time.Duration
 	// CrossOrigin refuses state-changing requests that browsers send from
 	// other origins, but for the ones it trusts; nil trusts none.
 	CrossOrigin *http.CrossOriginProtection
@@ -72,6 +78,7 @@ type server struct {
 	pages *web.Pages
 	bufs  sync.Pool
 	langs *languageMatcher
+	hsts  []string     // the Strict-Transport-Security value; nil for none
 	ids   idHasher     // session IDs as logs show them
 	lines slog.Handler // Deps.Logger's, for request lines, which name their request ID themselves
 }
@@ -88,6 +95,9 @@ func NewServer(deps Deps) (http.Handler, error) {
 	}
 	s.lines = deps.Logger.Handler()
 	s.Logger = slog.New(withRequestID(s.lines))
+	if deps.HSTSMaxAge > 0 {
+		s.hsts = []string{"max-age=" + strconv.FormatInt(int64(deps.HSTSMaxAge/time.Second), 10)}
+	}
 	if s.Readiness == nil {
 		s.Readiness = NewReadiness(deps.Store, deps.StoreName, deps.Logger)
 	}
@@ -193,10 +203,15 @@ func (s *server) forbidCrossSite(c *gin.Context) {
 }
 
 // markHTTPS marks requests that reached a trusted proxy over HTTPS
-// (X-Forwarded-Proto: https), so that their session cookies are Secure.
+// (X-Forwarded-Proto: https), so that their session cookies are Secure,
+// and answers every request that came over HTTPS, directly or so, with
+// Strict-Transport-Security.
 func (s *server) markHTTPS(c *gin.Context) {
 	if c.Request.TLS == nil && strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https") && s.fromTrustedProxy(c.Request) {
 		c.Request = c.Request.WithContext(session.WithHTTPS(c.Request.Context()))
+	}
+	if s.hsts != nil && session.IsHTTPS(c.Request) {
+		c.Writer.Header()["Strict-Transport-Security"] = s.hsts
 	}
 	c.Next()
 }
