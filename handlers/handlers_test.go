@@ -197,6 +197,10 @@ func (b *browser) cookie() string {
 	return ""
 }
 
+// typed are the headers of a browser's request for a URL typed into the
+// address bar or bookmarked.
+var typed = http.Header{"Sec-Fetch-Site": {"none"}}
+
 func wantPage(t *testing.T, p page, status int, contains ...string) {
 	t.Helper()
 	if p.status != status {
@@ -254,7 +258,8 @@ func TestWalkthrough(t *testing.T) {
 				}
 			}
 
-			wantPage(t, b.get("/delete_email"), 200, deleted)
+			// Opened from the address bar, as a browser says.
+			wantPage(t, b.doWith("GET", "/delete_email", nil, typed), 200, deleted)
 			wantPage(t, b.get("/get_email"), 200, prompt)
 			wantPage(t, other.post("/delete_email", nil), 200, deleted)
 			wantPage(t, other.get("/get_email"), 200, prompt)
@@ -367,7 +372,7 @@ func TestStoreDown(t *testing.T) {
 	srv.redis.Stop()
 
 	for _, req := range []struct{ method, path string }{{"GET", "/get_email"}, {"POST", "/set_email"}, {"POST", "/delete_email"}, {"GET", "/delete_email"}} {
-		p := b.do(req.method, req.path, url.Values{"email_address": {"b@example.com"}})
+		p := b.doWith(req.method, req.path, url.Values{"email_address": {"b@example.com"}}, typed)
 		wantPage(t, p, http.StatusServiceUnavailable, "Temporarily unavailable")
 		if p.header.Get("Retry-After") == "" {
 			t.Errorf("%s %s: no Retry-After", req.method, req.path)
@@ -587,6 +592,78 @@ func TestCrossOriginRequestsAreRefused(t *testing.T) {
 			b.post("/set_email", url.Values{"email_address": {"a@example.com"}})
 		}
 	}
+}
+
+// TestDeleteEmailGETNeedsProofOfOrigin: GET /delete_email deletes only
+// when the request shows it came from this service: Sec-Fetch-Site, or else
+// Origin, or else Referer. Shown to come from elsewhere: 403. Nothing
+// shown: nothing deleted, a page with a button that posts instead.
+func TestDeleteEmailGETNeedsProofOfOrigin(t *testing.T) {
+	srv := newTestServer(t, "redis")
+	proxied := newTestServerWith(t, "redis", Deps{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	const (
+		kept    = "kept"
+		gone    = "deleted"
+		confirm = "asked"
+	)
+	for _, tc := range []struct {
+		name   string
+		srv    *testServer
+		header http.Header
+		status int
+		want   string
+	}{
+		{"typed or bookmarked", srv, http.Header{"Sec-Fetch-Site": {"none"}}, 200, gone},
+		{"a link on this site", srv, http.Header{"Sec-Fetch-Site": {"same-origin"}, "Referer": {"https://evil.example/"}}, 200, gone},
+		{"a link on another site", srv, http.Header{"Sec-Fetch-Site": {"cross-site"}}, 403, kept},
+		{"a link on a sibling site", srv, http.Header{"Sec-Fetch-Site": {"same-site"}}, 403, kept},
+		{"another site, whatever Origin says", srv, http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {srv.URL}}, 403, kept},
+		{"no Sec-Fetch-Site, this Origin", srv, http.Header{"Origin": {srv.URL}}, 200, gone},
+		{"no Sec-Fetch-Site, another Origin", srv, http.Header{"Origin": {"https://evil.example"}}, 403, kept},
+		{"no Sec-Fetch-Site, Origin null", srv, http.Header{"Origin": {"null"}}, 403, kept},
+		{"no Sec-Fetch-Site, another Origin, this Referer", srv, http.Header{"Origin": {"https://evil.example"}, "Referer": {srv.URL + "/get_email"}}, 403, kept},
+		{"no Sec-Fetch-Site, this Referer", srv, http.Header{"Referer": {srv.URL + "/get_email"}}, 200, gone},
+		{"no Sec-Fetch-Site, another Referer", srv, http.Header{"Referer": {"https://evil.example/page"}}, 403, kept},
+		{"no Sec-Fetch-Site, this host over another scheme", srv, http.Header{"Referer": {strings.Replace(srv.URL, "http://", "https://", 1) + "/"}}, 403, kept},
+		{"no Sec-Fetch-Site, a Referer that is no URL", srv, http.Header{"Referer": {"get_email"}}, 403, kept},
+		{"nothing tells", srv, nil, 200, confirm},
+		{"HTTPS through a trusted proxy, this Origin", proxied, http.Header{"X-Forwarded-Proto": {"https"}, "Origin": {strings.Replace(proxied.URL, "http://", "https://", 1)}}, 200, gone},
+		{"HTTPS through a trusted proxy, the http Origin", proxied, http.Header{"X-Forwarded-Proto": {"https"}, "Origin": {proxied.URL}}, 403, kept},
+		{"HTTPS claimed by an untrusted peer", srv, http.Header{"X-Forwarded-Proto": {"https"}, "Origin": {strings.Replace(srv.URL, "http://", "https://", 1)}}, 403, kept},
+		{"HTTPS through a trusted proxy, nothing tells", proxied, http.Header{"X-Forwarded-Proto": {"https"}}, 200, confirm},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBrowser(t, tc.srv.URL)
+			b.post("/set_email", url.Values{"email_address": {"a@example.com"}})
+			p := b.doWith("GET", "/delete_email", nil, tc.header)
+			if p.status != tc.status {
+				t.Fatalf("GET /delete_email = %d, want %d:\n%s", p.status, tc.status, p.body)
+			}
+			if p.header.Get("Cache-Control") != "no-store" {
+				t.Error("the answer may be cached")
+			}
+			switch tc.want {
+			case gone:
+				wantPage(t, p, 200, deleted)
+				wantPage(t, b.get("/get_email"), 200, prompt)
+			case kept:
+				wantPage(t, p, 403, "nothing was changed")
+				wantPage(t, b.get("/get_email"), 200, "<h1>Welcome a@example.com!</h1>")
+			case confirm:
+				wantPage(t, p, 200, "<h1>Delete your email?</h1>", `<form method="post" action="/delete_email">`, `<button type="submit">Delete my email</button>`)
+				if strings.Contains(p.body, deleted) {
+					t.Error("the page says the email was deleted")
+				}
+				wantPage(t, b.get("/get_email"), 200, "<h1>Welcome a@example.com!</h1>")
+				// The button posts; a POST from this site deletes.
+				wantPage(t, b.doWith("POST", "/delete_email", nil, http.Header{"Origin": {tc.srv.URL}}), 200, deleted)
+				wantPage(t, b.get("/get_email"), 200, prompt)
+			}
+		})
+	}
+	// The page speaks the visitor's language.
+	p := newBrowser(t, srv.URL).doWith("GET", "/delete_email", nil, http.Header{"Accept-Language": {"zh-CN"}})
+	wantPage(t, p, 200, "<h1>删除您的邮箱？</h1>", `<button type="submit">删除我的邮箱</button>`)
 }
 
 func TestDeleteSession(t *testing.T) {

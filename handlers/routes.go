@@ -25,7 +25,7 @@ func addRoutes(r *gin.Engine, s *server) {
 	withSession := r.Group("/", noStore)
 	withSession.POST("/set_email", limitBody, s.handleSetEmail)
 	withSession.GET("/get_email", s.handleGetEmail)
-	withSession.GET("/delete_email", s.refuseCrossSiteGET, s.handleDeleteEmail)
+	withSession.GET("/delete_email", s.handleDeleteEmailGET)
 	withSession.POST("/delete_email", s.handleDeleteEmail)
 	withSession.POST("/delete_session", s.handleDeleteSession)
 	withSession.POST("/preferences", limitBody, s.handlePreferences)

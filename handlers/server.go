@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -186,15 +187,51 @@ func (s *server) refuseCrossOrigin(c *gin.Context) {
 	c.Next()
 }
 
-// refuseCrossSiteGET protects the one GET that changes state (the
-// tutorial's /delete_email): a browser navigation from another site is
-// refused. Typed URLs, bookmarks and non-browser clients pass.
-func (s *server) refuseCrossSiteGET(c *gin.Context) {
-	if site := c.GetHeader("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
-		s.forbidCrossSite(c)
-		return
+// source is what a request shows of where it came from.
+type source int
+
+const (
+	sourceUnknown    source = iota // nothing tells
+	sourceSameOrigin               // one of this service's pages, or typed or bookmarked
+	sourceElsewhere                // another site, or another origin of this one
+)
+
+// sourceOf tells where a request came from, for the one GET that changes
+// state (the tutorial's /delete_email). Sec-Fetch-Site, when the browser
+// sends it: same-origin or none (typed, bookmarked) is this service, and
+// same-site or cross-site is not. Without it (older browsers), Origin, and
+// without that, the origin of Referer, compared with the service's own:
+// the request's scheme (https when it came over HTTPS, directly or through
+// a trusted proxy) and Host. A request with none of the three, such as a
+// link with referrerpolicy="no-referrer" in an older browser, or a
+// non-browser client, is unknown.
+func (s *server) sourceOf(r *http.Request) source {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return sourceSameOrigin
+	case "same-site", "cross-site":
+		return sourceElsewhere
 	}
-	c.Next()
+	from := r.Header.Get("Origin")
+	if from == "" {
+		ref := r.Header.Get("Referer")
+		if ref == "" {
+			return sourceUnknown
+		}
+		u, err := url.Parse(ref)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return sourceElsewhere
+		}
+		from = u.Scheme + "://" + u.Host
+	}
+	scheme := "http://"
+	if session.IsHTTPS(r) {
+		scheme = "https://"
+	}
+	if strings.EqualFold(from, scheme+r.Host) {
+		return sourceSameOrigin
+	}
+	return sourceElsewhere
 }
 
 func (s *server) forbidCrossSite(c *gin.Context) {
