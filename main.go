@@ -131,14 +131,18 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		logger.Error("session store not reachable at start; serving anyway, session pages answer 503 until it is", "store", cfg.SessionType, "error", err)
 	}
 
+	ready := handlers.NewReadiness(store, cfg.SessionType, logger)
 	deps := handlers.Deps{
 		Logger:         logger,
 		Store:          store,
 		StoreName:      cfg.SessionType,
+		Readiness:      ready,
 		CookieName:     cfg.CookieName,
 		LogKey:         logKey,
 		TrustedProxies: cfg.TrustedProxies,
+		HSTSMaxAge:     cfg.HSTSMaxAge,
 		CrossOrigin:    cfg.CrossOrigin.CrossOriginProtection,
+		ClearSiteData:  cfg.ClearSiteData,
 		Debug:          cfg.Mode == "debug",
 	}
 	if m != nil {
@@ -164,7 +168,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	go func() { served <- srv.Serve(ln) }()
 	var metricsSrv *http.Server
 	if m != nil {
-		if metricsSrv, err = serveMetrics(cfg.MetricsAddr, m.Handler(), logger, served); err != nil {
+		if metricsSrv, err = serveMetrics(cfg.MetricsAddr, m.Handler(), ready, logger, served); err != nil {
 			srv.Close()
 			return err
 		}
@@ -235,16 +239,18 @@ func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
 	}
 }
 
-// serveMetrics serves h at GET /metrics on a listener of its own at addr
-// (METRICS_ADDR), until the returned server is shut down. A failure to
-// serve is sent to failed.
-func serveMetrics(addr string, h http.Handler, logger *slog.Logger, failed chan<- error) (*http.Server, error) {
+// serveMetrics serves metrics at GET /metrics and the readiness details
+// (ready) at GET /readyz on a listener of its own at addr (METRICS_ADDR),
+// until the returned server is shut down. A failure to serve is sent to
+// failed.
+func serveMetrics(addr string, metrics, ready http.Handler, logger *slog.Logger, failed chan<- error) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on METRICS_ADDR %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", h)
+	mux.Handle("GET /metrics", metrics)
+	mux.Handle("GET /readyz", ready)
 	srv := newHTTPServer(mux, logger)
 	logger.Info("serving metrics", "addr", "http://"+ln.Addr().String()+"/metrics")
 	go func() {

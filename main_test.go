@@ -258,6 +258,75 @@ func TestRunShowsTheDebugPanelOnlyInDebugMode(t *testing.T) {
 	}
 }
 
+// TestRunClearSiteDataOnlyWhenAsked: ending a session sends Clear-Site-Data
+// only with SESSION_CLEAR_SITE_DATA=true; otherwise only the session cookie
+// is expired.
+func TestRunClearSiteDataOnlyWhenAsked(t *testing.T) {
+	for _, tc := range []struct {
+		name, env, want string
+	}{
+		{"default", "", ""},
+		{"false", "SESSION_CLEAR_SITE_DATA=false", ""},
+		{"true", "SESSION_CLEAR_SITE_DATA=true", `"cookies"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, _, _ := startRun(t, tc.env)
+			cookie := setEmail(t, base, "alice@example.com")
+			req, _ := http.NewRequest("POST", base+"/delete_session", nil)
+			req.Header.Set("Cookie", cookie)
+			res, err := noRedirects.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				t.Fatalf("POST /delete_session = %d", res.StatusCode)
+			}
+			if got := strings.Join(res.Header.Values("Clear-Site-Data"), ", "); got != tc.want {
+				t.Errorf("Clear-Site-Data = %q, want %q", got, tc.want)
+			}
+			if c := res.Cookies(); len(c) != 1 || c[0].Name+"="+c[0].Value == cookie || c[0].MaxAge >= 0 {
+				t.Errorf("cookies %v, want the session cookie expired", c)
+			}
+		})
+	}
+}
+
+// TestRunSendsHSTSOnlyOverHTTPS: behind a trusted proxy that says the
+// request came over HTTPS, every response carries Strict-Transport-Security
+// (a year by default, HSTS_MAX_AGE otherwise, none for 0); over plain HTTP
+// none does.
+func TestRunSendsHSTSOnlyOverHTTPS(t *testing.T) {
+	for _, tc := range []struct {
+		name, env       string
+		overHTTPS, http string // the header over HTTPS and over plain HTTP
+	}{
+		{"default", "", "max-age=31536000", ""},
+		{"an hour", "HSTS_MAX_AGE=1h", "max-age=3600", ""},
+		{"off", "HSTS_MAX_AGE=0", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, _, _ := startRun(t, "TRUSTED_PROXIES=127.0.0.1", tc.env)
+			for _, path := range []string{"/get_email", "/nowhere"} {
+				for proto, want := range map[string]string{"https": tc.overHTTPS, "http": tc.http, "": tc.http} {
+					req, _ := http.NewRequest("GET", base+path, nil)
+					if proto != "" {
+						req.Header.Set("X-Forwarded-Proto", proto)
+					}
+					res, err := noRedirects.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					res.Body.Close()
+					if got := strings.Join(res.Header.Values("Strict-Transport-Security"), ", "); got != want {
+						t.Errorf("GET %s, X-Forwarded-Proto %q: Strict-Transport-Security %q, want %q", path, proto, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestRunWithRedisDownAtStart(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Stop()
@@ -445,9 +514,15 @@ func TestRunOverTLSWithPassword(t *testing.T) {
 		"--tls-ca-cert-file", caFile, "--tls-auth-clients", "no", "--requirepass", "s3cretpw")
 	url := "rediss://:s3cretpw@127.0.0.1:" + port + "/0"
 
-	base, logs, stop := startRun(t, "SESSION_TYPE=redis", "SESSION_REDIS="+url, "SESSION_REDIS_CA_FILE="+caFile)
-	if code, body := get(t, base+"/readyz", ""); code != 200 {
+	metricsAddr := "127.0.0.1:" + freePort(t)
+	base, logs, stop := startRun(t, "SESSION_TYPE=redis", "SESSION_REDIS="+url, "SESSION_REDIS_CA_FILE="+caFile, "METRICS_ADDR="+metricsAddr)
+	if code, body := get(t, base+"/readyz", ""); code != 200 || body != `{"status":"ready"}` {
 		t.Fatalf("/readyz over TLS = %d %s", code, body)
+	}
+	// The details are on the metrics listener, not the public port.
+	waitForLog(t, logs, "serving metrics")
+	if code, body := get(t, "http://"+metricsAddr+"/readyz", ""); code != 200 || !strings.Contains(body, `"address":"127.0.0.1:`+port+`"`) || !strings.Contains(body, `"store":"redis"`) {
+		t.Errorf("readiness details over TLS = %d %s, want the store and its address", code, body)
 	}
 	cookie := setEmail(t, base, "tls@example.com")
 	if _, body := get(t, base+"/get_email", cookie); !strings.Contains(body, "Welcome tls@example.com!") {
@@ -461,15 +536,24 @@ func TestRunOverTLSWithPassword(t *testing.T) {
 		{"SESSION_REDIS=" + url},
 		{"SESSION_REDIS=" + strings.Replace(url, "s3cretpw", "wr0ngpw", 1), "SESSION_REDIS_CA_FILE=" + caFile},
 	} {
-		base, logs2, stop := startRun(t, append([]string{"SESSION_TYPE=redis"}, env...)...)
+		metricsAddr := "127.0.0.1:" + freePort(t)
+		base, logs2, stop := startRun(t, append([]string{"SESSION_TYPE=redis", "METRICS_ADDR=" + metricsAddr}, env...)...)
 		code, body := get(t, base+"/readyz", "")
+		waitForLog(t, logs2, "serving metrics")
+		detailsCode, details := get(t, "http://"+metricsAddr+"/readyz", "")
 		stop()
-		if code != 503 {
+		if code != 503 || body != `{"status":"unavailable"}` {
 			t.Errorf("%v: /readyz = %d %s, want 503", env, code, body)
 		}
+		if detailsCode != 503 || !strings.Contains(details, `"error":`) {
+			t.Errorf("%v: readiness details = %d %s, want 503 and the error", env, detailsCode, details)
+		}
+		if !strings.Contains(logs2.String(), "session store not ready") {
+			t.Errorf("%v: the log does not say why the store is not ready:\n%s", env, logs2)
+		}
 		for _, secret := range []string{"s3cretpw", "wr0ngpw"} {
-			if strings.Contains(body, secret) || strings.Contains(logs2.String(), secret) {
-				t.Errorf("%v: a password shows in /readyz or the log:\n%s\n%s", env, body, logs2)
+			if strings.Contains(body, secret) || strings.Contains(details, secret) || strings.Contains(logs2.String(), secret) {
+				t.Errorf("%v: a password shows in /readyz, its details or the log:\n%s\n%s\n%s", env, body, details, logs2)
 			}
 		}
 	}

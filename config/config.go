@@ -84,6 +84,12 @@ type Config struct {
 	// SameSite is Strict, Lax or None (written in any case); None needs
 	// CookieSecure.
 	SameSite http.SameSite `env:"SESSION_COOKIE_SAMESITE" envDefault:"Lax"`
+	// ClearSiteData sends Clear-Site-Data: "cookies" when a visitor ends
+	// the session, on top of expiring its cookie. Browsers then drop every
+	// cookie of the site (the registrable domain and all its subdomains),
+	// other applications' too, so it is off unless the service owns the
+	// whole site.
+	ClearSiteData bool `env:"SESSION_CLEAR_SITE_DATA" envDefault:"false"`
 
 	// CrossOrigin refuses state-changing requests that browsers send from
 	// other origins, but for those in CSRF_TRUSTED_ORIGINS (comma-separated
@@ -93,6 +99,12 @@ type Config struct {
 	// X-Forwarded-Proto are believed: TRUSTED_PROXIES, comma-separated IPs
 	// or CIDRs, where an IP stands for itself alone (a /32 or /128).
 	TrustedProxies []netip.Prefix `env:"TRUSTED_PROXIES"`
+	// HSTSMaxAge is the max-age of the Strict-Transport-Security header
+	// sent on every response to a request that came over HTTPS (directly,
+	// or through a proxy in TrustedProxies), never over plain HTTP; whole
+	// seconds, 0 sends none. It never includes subdomains: a service on
+	// one host must not force HTTPS onto its siblings.
+	HSTSMaxAge time.Duration `env:"HSTS_MAX_AGE" envDefault:"31536000"`
 
 	RedisTimeout  time.Duration `env:"SESSION_REDIS_TIMEOUT" envDefault:"500ms"`
 	RedisPoolSize int           `env:"SESSION_REDIS_POOL_SIZE" envDefault:"32"`
@@ -266,7 +278,7 @@ func badValue(err error, vars map[string]string) error {
 // something off; the others take whole numbers from 1 and positive
 // durations.
 func zeroIsOff(name string) bool {
-	return name == "SESSION_ABSOLUTE_LIFETIME" || name == "SESSION_REDIS_MIN_REPLICAS"
+	return name == "SESSION_ABSOLUTE_LIFETIME" || name == "SESSION_REDIS_MIN_REPLICAS" || name == "HSTS_MAX_AGE"
 }
 
 // wantNumber is what the numeric setting name accepts.
@@ -344,10 +356,15 @@ func (c *Config) check(vars map[string]string) error {
 		{"SESSION_REDIS_POOL_SIZE", int64(c.RedisPoolSize), false},
 		{"SESSION_REDIS_MIN_REPLICAS", int64(c.RedisMinReplicas), false},
 		{"SHUTDOWN_TIMEOUT", int64(c.ShutdownTimeout), true},
+		{"HSTS_MAX_AGE", int64(c.HSTSMaxAge), true},
 	} {
 		if n.value < 0 || n.value == 0 && !zeroIsOff(n.name) {
 			return &Error{n.name, strconv.Quote(vars[n.name]), wantNumber(n.name, n.duration)}
 		}
+	}
+	// The header counts whole seconds.
+	if c.HSTSMaxAge%time.Second != 0 {
+		return &Error{"HSTS_MAX_AGE", strconv.Quote(vars["HSTS_MAX_AGE"]), "want 0 (off) or whole seconds: a number of seconds (31536000) or a Go duration (8760h)"}
 	}
 	if c.Port > 65535 {
 		return &Error{"PORT", strconv.Quote(vars["PORT"]), "want a port number from 1 to 65535"}

@@ -35,7 +35,8 @@ func TestDefaults(t *testing.T) {
 		"FileDir":      "/home/u/.cache/sessionsvc/sessions",
 		"RedisTimeout": 500 * time.Millisecond, "RedisPoolSize": 32, "RedisMinReplicas": 0, "ShutdownTimeout": 10 * time.Second,
 		"AbsoluteLifetime": time.Duration(0), "RenewGrace": 5 * time.Second, "HashIDs": false,
-		"MaxSize": 4096, "RedisCAFile": "", "TrustedProxies": []netip.Prefix(nil),
+		"MaxSize": 4096, "RedisCAFile": "", "TrustedProxies": []netip.Prefix(nil), "ClearSiteData": false,
+		"HSTSMaxAge": 365 * 24 * time.Hour,
 	}
 	v := reflect.ValueOf(c)
 	for field, w := range want {
@@ -90,6 +91,10 @@ func TestValues(t *testing.T) {
 		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.Address", "s1:26379,s2:5000"},
 		{"SESSION_REDIS=redis-sentinel://:pw@s1,s2:5000/3#sessions", "Redis.MasterName", "sessions"},
 		{"SESSION_REDIS_MIN_REPLICAS=2", "RedisMinReplicas", 2},
+		{"SESSION_CLEAR_SITE_DATA=true", "ClearSiteData", true},
+		{"HSTS_MAX_AGE=0", "HSTSMaxAge", time.Duration(0)},
+		{"HSTS_MAX_AGE=3600", "HSTSMaxAge", time.Hour},
+		{"HSTS_MAX_AGE=8760h", "HSTSMaxAge", 365 * 24 * time.Hour},
 	} {
 		c, err := Load(append([]string{"HOME=/home/u"}, strings.Split(tc.env, "\x00")...))
 		if err != nil {
@@ -158,6 +163,11 @@ func TestErrors(t *testing.T) {
 		{"SESSION_RENEW_GRACE=0", `SESSION_RENEW_GRACE="0": want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)`},
 		{"SESSION_RENEW_GRACE=31", `SESSION_RENEW_GRACE="31": want at most 30s: a renewed session's old ID must stop working soon`},
 		{"SESSION_HASH_IDS=sure", `SESSION_HASH_IDS="sure": accepted values are true or false`},
+		{"SESSION_CLEAR_SITE_DATA=yes", `SESSION_CLEAR_SITE_DATA="yes": accepted values are true or false`},
+		{"HSTS_MAX_AGE=-1", `HSTS_MAX_AGE="-1": want 0 (off) or a duration: whole seconds (3600) or a Go duration (12h, 90m)`},
+		{"HSTS_MAX_AGE=a year", `HSTS_MAX_AGE="a year": want 0 (off) or a duration: whole seconds (3600) or a Go duration (12h, 90m)`},
+		{"HSTS_MAX_AGE=1.5s", `HSTS_MAX_AGE="1.5s": want 0 (off) or whole seconds: a number of seconds (31536000) or a Go duration (8760h)`},
+		{"HSTS_MAX_AGE=500ms", `HSTS_MAX_AGE="500ms": want 0 (off) or whole seconds: a number of seconds (31536000) or a Go duration (8760h)`},
 		{"SESSION_MAX_SIZE=4k", `SESSION_MAX_SIZE="4k": want a whole number of at least 1`},
 		{"SESSION_REDIS_CA_FILE=/nonexistent.pem", `SESSION_REDIS_CA_FILE="/nonexistent.pem": want a readable PEM file of CA certificates`},
 		{"TRUSTED_PROXIES=10.0.0.0/8,proxy.internal", `TRUSTED_PROXIES="proxy.internal": want comma-separated IP addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1`},

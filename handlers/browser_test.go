@@ -542,3 +542,38 @@ func TestBrowserCrossOriginFormsAreRefused(t *testing.T) {
 		t.Errorf("lang %q after a refused switch", got)
 	}
 }
+
+// TestBrowserDeleteEmailLinks: the tutorial's GET /delete_email deletes the
+// email when the visitor opens it from the address bar, and refuses a link
+// on another site, even one that sends no Referer (Chromium says where the
+// request came from in Sec-Fetch-Site).
+func TestBrowserDeleteEmailLinks(t *testing.T) {
+	srv := newTestServer(t, "redis")
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><title>Another site</title><link rel="icon" href="data:,">
+<a id="link" href="%[1]s/delete_email">Win a prize</a>
+<a id="quiet" href="%[1]s/delete_email" referrerpolicy="no-referrer">Win another</a>`, srv.URL)
+	}))
+	t.Cleanup(evil.Close)
+	evilURL := strings.Replace(evil.URL, "127.0.0.1", "localhost", 1)
+
+	b := startChromium(t).newTab(t)
+	b.load(200, chromedp.Navigate(srv.URL+"/set_email"))
+	b.do(chromedp.SendKeys(chromedp.ID("email"), "alice@example.com"))
+	b.load(200, chromedp.Click(chromedp.CSS(`main button[type="submit"]`)))
+	wantValues(t, srv, `{"email":"alice@example.com"}`)
+
+	b.expect("/delete_email", http.StatusForbidden)
+	for _, link := range []string{"#link", "#quiet"} {
+		b.load(200, chromedp.Navigate(evilURL))
+		b.load(http.StatusForbidden, chromedp.Click(chromedp.CSS(link)))
+		b.wantText("h1", "Request refused")
+		wantValues(t, srv, `{"email":"alice@example.com"}`)
+	}
+	b.shot("delete-email-link-refused")
+
+	b.load(200, chromedp.Navigate(srv.URL+"/delete_email"))
+	b.wantText("h1", "Session deleted!")
+	wantValues(t, srv)
+}

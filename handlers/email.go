@@ -76,6 +76,23 @@ func (s *server) handleGetEmail(c *gin.Context) {
 	s.render(c, http.StatusOK, "get_email", page)
 }
 
+// handleDeleteEmailGET is the tutorial's GET /delete_email, the one GET
+// that changes state, so a link on another site must not be able to. It
+// deletes the email when the request shows it came from this service (see
+// sourceOf), refuses it with 403 when it shows it came from elsewhere, and
+// otherwise deletes nothing and answers a page with a button that posts
+// the same request (POSTs are checked by refuseCrossOrigin).
+func (s *server) handleDeleteEmailGET(c *gin.Context) {
+	switch s.sourceOf(c.Request) {
+	case sourceSameOrigin:
+		s.handleDeleteEmail(c)
+	case sourceElsewhere:
+		s.forbidCrossSite(c)
+	default:
+		s.render(c, http.StatusOK, "confirm_delete_email", nil)
+	}
+}
+
 func (s *server) handleDeleteEmail(c *gin.Context) {
 	sess, ok := s.session(c)
 	if !ok {
@@ -88,8 +105,9 @@ func (s *server) handleDeleteEmail(c *gin.Context) {
 	s.render(c, http.StatusOK, "delete_email", nil)
 }
 
-// handleDeleteSession ends the session: the server copy is deleted, the
-// cookie expired, and the browser told to drop this site's cookies.
+// handleDeleteSession ends the session: the server copy is deleted and the
+// cookie expired; with ClearSiteData, the browser is also told to drop
+// every cookie of the site.
 func (s *server) handleDeleteSession(c *gin.Context) {
 	sess, ok := s.session(c)
 	if !ok {
@@ -99,7 +117,9 @@ func (s *server) handleDeleteSession(c *gin.Context) {
 	if !s.save(c, sess) {
 		return
 	}
-	c.Header("Clear-Site-Data", `"cookies"`)
+	if s.ClearSiteData {
+		c.Header("Clear-Site-Data", `"cookies"`)
+	}
 	s.render(c, http.StatusOK, "session_ended", nil)
 }
 

@@ -40,6 +40,9 @@ type testServer struct {
 	*httptest.Server
 	redis *redistest.Server // nil unless the store is Redis
 	log   *bytes.Buffer
+	// details serves the readiness details on a listener of its own, as
+	// the service does beside its metrics.
+	details *httptest.Server
 }
 
 // newTestServer serves over a store of the given kind: "redis" (REDIS_URL
@@ -90,12 +93,17 @@ func newTestServerWith(t *testing.T, kind string, deps Deps) *testServer {
 	deps.StoreName = strings.TrimSuffix(kind, "-private")
 	deps.CookieName = "session"
 	deps.LogKey = []byte("log key")
+	if deps.Readiness == nil {
+		deps.Readiness = NewReadiness(store, deps.StoreName, logger)
+	}
 	h, err := NewServer(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts.Server = httptest.NewServer(h)
 	t.Cleanup(ts.Close)
+	ts.details = httptest.NewServer(deps.Readiness)
+	t.Cleanup(ts.details.Close)
 	return ts
 }
 
@@ -189,6 +197,10 @@ func (b *browser) cookie() string {
 	return ""
 }
 
+// typed are the headers of a browser's request for a URL typed into the
+// address bar or bookmarked.
+var typed = http.Header{"Sec-Fetch-Site": {"none"}}
+
 func wantPage(t *testing.T, p page, status int, contains ...string) {
 	t.Helper()
 	if p.status != status {
@@ -246,7 +258,8 @@ func TestWalkthrough(t *testing.T) {
 				}
 			}
 
-			wantPage(t, b.get("/delete_email"), 200, deleted)
+			// Opened from the address bar, as a browser says.
+			wantPage(t, b.doWith("GET", "/delete_email", nil, typed), 200, deleted)
 			wantPage(t, b.get("/get_email"), 200, prompt)
 			wantPage(t, other.post("/delete_email", nil), 200, deleted)
 			wantPage(t, other.get("/get_email"), 200, prompt)
@@ -359,7 +372,7 @@ func TestStoreDown(t *testing.T) {
 	srv.redis.Stop()
 
 	for _, req := range []struct{ method, path string }{{"GET", "/get_email"}, {"POST", "/set_email"}, {"POST", "/delete_email"}, {"GET", "/delete_email"}} {
-		p := b.do(req.method, req.path, url.Values{"email_address": {"b@example.com"}})
+		p := b.doWith(req.method, req.path, url.Values{"email_address": {"b@example.com"}}, typed)
 		wantPage(t, p, http.StatusServiceUnavailable, "Temporarily unavailable")
 		if p.header.Get("Retry-After") == "" {
 			t.Errorf("%s %s: no Retry-After", req.method, req.path)
@@ -367,11 +380,14 @@ func TestStoreDown(t *testing.T) {
 	}
 	wantPage(t, b.get("/set_email"), 200, "Enter your email address:")
 	wantPage(t, b.get("/healthz"), 200)
-	p := b.get("/readyz")
+	if p := b.get("/readyz"); p.status != 503 || p.body != `{"status":"unavailable"}` {
+		t.Errorf("/readyz = %d %s", p.status, p.body)
+	}
+	p := newBrowser(t, srv.details.URL).get("/readyz")
 	var body map[string]any
 	json.Unmarshal([]byte(p.body), &body)
-	if p.status != 503 || body["status"] != "unavailable" || body["store"] != "redis" || body["error"] == "" {
-		t.Errorf("/readyz = %d %s", p.status, p.body)
+	if p.status != 503 || body["status"] != "unavailable" || body["store"] != "redis" || body["error"] == nil || body["error"] == "" {
+		t.Errorf("readiness details = %d %s", p.status, p.body)
 	}
 	if strings.Contains(srv.log.String(), `"status":500`) {
 		t.Error("a request answered 500")
@@ -420,6 +436,75 @@ func TestHeadersAndErrors(t *testing.T) {
 		}
 		if got := strings.Join(p.header.Values("Vary"), ", "); got != tc.vary {
 			t.Errorf("%s %s: Vary = %q, want %q", tc.method, tc.path, got, tc.vary)
+		}
+	}
+}
+
+// TestStaticServesFilesOnly: /static/ serves the embedded files and
+// nothing else; a directory gets the 404 page, never a listing.
+func TestStaticServesFilesOnly(t *testing.T) {
+	srv := newTestServer(t, "filesystem")
+	b := newBrowser(t, srv.URL)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		contentType  string
+	}{
+		{"GET", "/static/style.css", 200, "text/css; charset=utf-8"},
+		{"HEAD", "/static/style.css", 200, "text/css; charset=utf-8"},
+		{"GET", "/static/favicon.svg", 200, "image/svg+xml"},
+		{"GET", "/static/", 404, "text/html; charset=utf-8"},
+		{"GET", "/static/nope.css", 404, "text/html; charset=utf-8"},
+	} {
+		p := b.do(tc.method, tc.path, nil)
+		if p.status != tc.status || p.header.Get("Content-Type") != tc.contentType {
+			t.Errorf("%s %s = %d %q, want %d %q", tc.method, tc.path, p.status, p.header.Get("Content-Type"), tc.status, tc.contentType)
+		}
+		if p.header.Get("Content-Security-Policy") != contentSecurityPolicy {
+			t.Errorf("%s %s: no Content-Security-Policy", tc.method, tc.path)
+		}
+		if strings.Contains(p.body, `<a href="favicon.svg">`) {
+			t.Errorf("%s %s lists the directory:\n%s", tc.method, tc.path, p.body)
+		}
+		if tc.status == 404 && tc.method == "GET" {
+			wantPage(t, p, 404, "Page not found")
+		}
+	}
+}
+
+// TestNoRedirectFromThePath: a path with a trailing slash (or in another
+// case) gets the 404 page with the security headers, not a redirect, and
+// X-Forwarded-Prefix changes nothing.
+func TestNoRedirectFromThePath(t *testing.T) {
+	srv := newTestServer(t, "filesystem")
+	b := newBrowser(t, srv.URL)
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "/set_email/"},
+		{"GET", "/get_email/"},
+		{"POST", "/set_email/"},
+		{"GET", "/SET_EMAIL"},
+		{"GET", "/static"},
+	} {
+		for _, prefix := range []string{"", "//evil.example", "/app"} {
+			var header http.Header
+			if prefix != "" {
+				header = http.Header{"X-Forwarded-Prefix": {prefix}}
+			}
+			p := b.doWith(tc.method, tc.path, url.Values{"email_address": {"a@example.com"}}, header)
+			if p.status != http.StatusNotFound || p.header.Get("Location") != "" {
+				t.Errorf("%s %s (X-Forwarded-Prefix %q) = %d to %q, want 404 and no redirect", tc.method, tc.path, prefix, p.status, p.header.Get("Location"))
+				continue
+			}
+			wantPage(t, p, http.StatusNotFound, "Page not found")
+			for h, want := range map[string]string{
+				"Content-Security-Policy": contentSecurityPolicy,
+				"X-Content-Type-Options":  "nosniff",
+				"X-Frame-Options":         "DENY",
+			} {
+				if got := p.header.Get(h); got != want {
+					t.Errorf("%s %s: %s = %q, want %q", tc.method, tc.path, h, got, want)
+				}
+			}
 		}
 	}
 }
@@ -509,6 +594,78 @@ func TestCrossOriginRequestsAreRefused(t *testing.T) {
 	}
 }
 
+// TestDeleteEmailGETNeedsProofOfOrigin: GET /delete_email deletes only
+// when the request shows it came from this service: Sec-Fetch-Site, or else
+// Origin, or else Referer. Shown to come from elsewhere: 403. Nothing
+// shown: nothing deleted, a page with a button that posts instead.
+func TestDeleteEmailGETNeedsProofOfOrigin(t *testing.T) {
+	srv := newTestServer(t, "redis")
+	proxied := newTestServerWith(t, "redis", Deps{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	const (
+		kept    = "kept"
+		gone    = "deleted"
+		confirm = "asked"
+	)
+	for _, tc := range []struct {
+		name   string
+		srv    *testServer
+		header http.Header
+		status int
+		want   string
+	}{
+		{"typed or bookmarked", srv, http.Header{"Sec-Fetch-Site": {"none"}}, 200, gone},
+		{"a link on this site", srv, http.Header{"Sec-Fetch-Site": {"same-origin"}, "Referer": {"https://evil.example/"}}, 200, gone},
+		{"a link on another site", srv, http.Header{"Sec-Fetch-Site": {"cross-site"}}, 403, kept},
+		{"a link on a sibling site", srv, http.Header{"Sec-Fetch-Site": {"same-site"}}, 403, kept},
+		{"another site, whatever Origin says", srv, http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {srv.URL}}, 403, kept},
+		{"no Sec-Fetch-Site, this Origin", srv, http.Header{"Origin": {srv.URL}}, 200, gone},
+		{"no Sec-Fetch-Site, another Origin", srv, http.Header{"Origin": {"https://evil.example"}}, 403, kept},
+		{"no Sec-Fetch-Site, Origin null", srv, http.Header{"Origin": {"null"}}, 403, kept},
+		{"no Sec-Fetch-Site, another Origin, this Referer", srv, http.Header{"Origin": {"https://evil.example"}, "Referer": {srv.URL + "/get_email"}}, 403, kept},
+		{"no Sec-Fetch-Site, this Referer", srv, http.Header{"Referer": {srv.URL + "/get_email"}}, 200, gone},
+		{"no Sec-Fetch-Site, another Referer", srv, http.Header{"Referer": {"https://evil.example/page"}}, 403, kept},
+		{"no Sec-Fetch-Site, this host over another scheme", srv, http.Header{"Referer": {strings.Replace(srv.URL, "http://", "https://", 1) + "/"}}, 403, kept},
+		{"no Sec-Fetch-Site, a Referer that is no URL", srv, http.Header{"Referer": {"get_email"}}, 403, kept},
+		{"nothing tells", srv, nil, 200, confirm},
+		{"HTTPS through a trusted proxy, this Origin", proxied, http.Header{"X-Forwarded-Proto": {"https"}, "Origin": {strings.Replace(proxied.URL, "http://", "https://", 1)}}, 200, gone},
+		{"HTTPS through a trusted proxy, the http Origin", proxied, http.Header{"X-Forwarded-Proto": {"https"}, "Origin": {proxied.URL}}, 403, kept},
+		{"HTTPS claimed by an untrusted peer", srv, http.Header{"X-Forwarded-Proto": {"https"}, "Origin": {strings.Replace(srv.URL, "http://", "https://", 1)}}, 403, kept},
+		{"HTTPS through a trusted proxy, nothing tells", proxied, http.Header{"X-Forwarded-Proto": {"https"}}, 200, confirm},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBrowser(t, tc.srv.URL)
+			b.post("/set_email", url.Values{"email_address": {"a@example.com"}})
+			p := b.doWith("GET", "/delete_email", nil, tc.header)
+			if p.status != tc.status {
+				t.Fatalf("GET /delete_email = %d, want %d:\n%s", p.status, tc.status, p.body)
+			}
+			if p.header.Get("Cache-Control") != "no-store" {
+				t.Error("the answer may be cached")
+			}
+			switch tc.want {
+			case gone:
+				wantPage(t, p, 200, deleted)
+				wantPage(t, b.get("/get_email"), 200, prompt)
+			case kept:
+				wantPage(t, p, 403, "nothing was changed")
+				wantPage(t, b.get("/get_email"), 200, "<h1>Welcome a@example.com!</h1>")
+			case confirm:
+				wantPage(t, p, 200, "<h1>Delete your email?</h1>", `<form method="post" action="/delete_email">`, `<button type="submit">Delete my email</button>`)
+				if strings.Contains(p.body, deleted) {
+					t.Error("the page says the email was deleted")
+				}
+				wantPage(t, b.get("/get_email"), 200, "<h1>Welcome a@example.com!</h1>")
+				// The button posts; a POST from this site deletes.
+				wantPage(t, b.doWith("POST", "/delete_email", nil, http.Header{"Origin": {tc.srv.URL}}), 200, deleted)
+				wantPage(t, b.get("/get_email"), 200, prompt)
+			}
+		})
+	}
+	// The page speaks the visitor's language.
+	p := newBrowser(t, srv.URL).doWith("GET", "/delete_email", nil, http.Header{"Accept-Language": {"zh-CN"}})
+	wantPage(t, p, 200, "<h1>删除您的邮箱？</h1>", `<button type="submit">删除我的邮箱</button>`)
+}
+
 func TestDeleteSession(t *testing.T) {
 	srv := newTestServer(t, "redis")
 	b := newBrowser(t, srv.URL)
@@ -516,8 +673,10 @@ func TestDeleteSession(t *testing.T) {
 	id := b.cookie()
 	p := b.post("/delete_session", nil)
 	wantPage(t, p, 200, "Session ended.")
-	if got := p.header.Get("Clear-Site-Data"); got != `"cookies"` {
-		t.Errorf("Clear-Site-Data = %q", got)
+	// Only the session cookie goes: Clear-Site-Data would take every
+	// cookie of the site, other applications' too.
+	if got, ok := p.header["Clear-Site-Data"]; ok {
+		t.Errorf("Clear-Site-Data = %q, want none by default", got)
 	}
 	if b.cookie() != "" {
 		t.Error("cookie not expired")
@@ -530,6 +689,26 @@ func TestDeleteSession(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	old.http.Jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: id}})
 	wantPage(t, old.get("/get_email"), 200, prompt)
+}
+
+// TestDeleteSessionClearsSiteDataWhenAsked: with ClearSiteData
+// (SESSION_CLEAR_SITE_DATA=true), ending the session also tells the browser
+// to drop the site's cookies.
+func TestDeleteSessionClearsSiteDataWhenAsked(t *testing.T) {
+	srv := newTestServerWith(t, "redis", Deps{ClearSiteData: true})
+	b := newBrowser(t, srv.URL)
+	b.post("/set_email", url.Values{"email_address": {"a@example.com"}})
+	p := b.post("/delete_session", nil)
+	wantPage(t, p, 200, "Session ended.")
+	if got := p.header.Get("Clear-Site-Data"); got != `"cookies"` {
+		t.Errorf("Clear-Site-Data = %q, want \"cookies\"", got)
+	}
+	if b.cookie() != "" {
+		t.Error("cookie not expired")
+	}
+	if keys := srv.sessionKeys(t); len(keys) != 0 {
+		t.Errorf("keys after delete_session: %q", keys)
+	}
 }
 
 func TestSettingTheEmailRenewsTheID(t *testing.T) {
@@ -574,6 +753,52 @@ func TestSecureCookieBehindTrustedProxy(t *testing.T) {
 		res := http.Response{Header: p.header}
 		if len(res.Cookies()) != 1 || res.Cookies()[0].Secure != tc.secure {
 			t.Errorf("%s: cookies %v, want Secure=%v", tc.name, res.Cookies(), tc.secure)
+		}
+	}
+}
+
+// TestStrictTransportSecurity: every response to a request that came over
+// HTTPS, directly or through a trusted proxy, carries HSTS for this host
+// alone; no response over plain HTTP does.
+func TestStrictTransportSecurity(t *testing.T) {
+	const year = 365 * 24 * time.Hour
+	trusted := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	srv := newTestServerWith(t, "filesystem", Deps{HSTSMaxAge: year, TrustedProxies: trusted})
+	untrusted := newTestServerWith(t, "filesystem", Deps{HSTSMaxAge: year, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	off := newTestServerWith(t, "filesystem", Deps{TrustedProxies: trusted})
+	// The same handlers, served over TLS.
+	overTLS := func(ts *testServer) *browser {
+		t.Helper()
+		s := httptest.NewUnstartedServer(ts.Config.Handler)
+		s.StartTLS()
+		t.Cleanup(s.Close)
+		b := newBrowser(t, s.URL)
+		b.http.Transport = s.Client().Transport
+		return b
+	}
+	for _, tc := range []struct {
+		name  string
+		b     *browser
+		proto string // X-Forwarded-Proto
+		want  string
+	}{
+		{"plain HTTP", newBrowser(t, srv.URL), "", ""},
+		{"plain HTTP through a trusted proxy", newBrowser(t, srv.URL), "http", ""},
+		{"HTTPS through a trusted proxy", newBrowser(t, srv.URL), "https", "max-age=31536000"},
+		{"an untrusted peer claiming HTTPS", newBrowser(t, untrusted.URL), "https", ""},
+		{"TLS", overTLS(srv), "", "max-age=31536000"},
+		{"TLS, HSTS off", overTLS(off), "", ""},
+		{"HTTPS through a trusted proxy, HSTS off", newBrowser(t, off.URL), "https", ""},
+	} {
+		for _, path := range []string{"/get_email", "/set_email", "/static/style.css", "/nowhere", "/healthz"} {
+			var header http.Header
+			if tc.proto != "" {
+				header = http.Header{"X-Forwarded-Proto": {tc.proto}}
+			}
+			p := tc.b.doWith("GET", path, nil, header)
+			if got := strings.Join(p.header.Values("Strict-Transport-Security"), ", "); got != tc.want {
+				t.Errorf("%s: GET %s: Strict-Transport-Security %q, want %q", tc.name, path, got, tc.want)
+			}
 		}
 	}
 }

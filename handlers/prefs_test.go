@@ -93,7 +93,7 @@ func TestPreferencesLiveInTheSession(t *testing.T) {
 
 	// Following the system stores nothing; deleting the email keeps the rest.
 	b.post("/preferences", url.Values{"theme": {"system"}})
-	wantPage(t, b.get("/delete_email"), 200, "<h1>会话已删除！</h1>")
+	wantPage(t, b.doWith("GET", "/delete_email", nil, typed), 200, "<h1>会话已删除！</h1>")
 	if got := srv.redisValue(t, b); got != `{"lang":"zh-Hans"}` {
 		t.Errorf("Redis value after delete_email %q", got)
 	}

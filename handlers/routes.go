@@ -15,7 +15,8 @@ import (
 func addRoutes(r *gin.Engine, s *server) {
 	r.GET("/healthz", handleHealthz)
 	r.GET("/readyz", s.handleReadyz)
-	r.StaticFS("/static", http.FS(web.Static))
+	r.GET("/static/*filepath", s.handleStatic)
+	r.HEAD("/static/*filepath", s.handleStatic)
 
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/get_email") })
 	r.GET("/set_email", s.handleSetEmailForm)
@@ -24,7 +25,7 @@ func addRoutes(r *gin.Engine, s *server) {
 	withSession := r.Group("/", noStore)
 	withSession.POST("/set_email", limitBody, s.handleSetEmail)
 	withSession.GET("/get_email", s.handleGetEmail)
-	withSession.GET("/delete_email", s.refuseCrossSiteGET, s.handleDeleteEmail)
+	withSession.GET("/delete_email", s.handleDeleteEmailGET)
 	withSession.POST("/delete_email", s.handleDeleteEmail)
 	withSession.POST("/delete_session", s.handleDeleteSession)
 	withSession.POST("/preferences", limitBody, s.handlePreferences)

@@ -6,9 +6,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -26,10 +28,8 @@ import (
 // Store, and what the pages and health checks ask of it besides.
 type Store interface {
 	sessions.Store
-	// Ping reports whether the store answers.
-	Ping(ctx context.Context) error
-	// Describe tells where the store keeps sessions, for /readyz.
-	Describe() map[string]string
+	// ReadyStore: Ping and Describe, for readiness.
+	ReadyStore
 	// Inspect describes a loaded session, for the debug panel.
 	Inspect(ctx context.Context, s sessions.Session) (session.Snapshot, error)
 }
@@ -38,7 +38,8 @@ type Store interface {
 type Deps struct {
 	Logger *slog.Logger
 	Store  Store
-	// StoreName names the store in /readyz ("redis", "filesystem", "cookie").
+	// StoreName names the store in logs and the debug panel ("redis",
+	// "filesystem", "cookie").
 	StoreName  string
 	CookieName string
 	// LogKey keys the hash that stands for session IDs in logs.
@@ -46,13 +47,28 @@ type Deps struct {
 	// TrustedProxies are the addresses whose X-Forwarded-* headers are
 	// believed; empty trusts none.
 	TrustedProxies []netip.Prefix
+	// HSTSMaxAge, when positive, is sent as Strict-Transport-Security:
+	// max-age=N (whole seconds) on every response to a request that came
+	// over HTTPS, directly or through a trusted proxy; never over plain
+	// HTTP, and never with includeSubDomains, which would force HTTPS onto
+	// every host under this one. Zero sends none.
+	HSTSMaxAge time.Duration
 	// CrossOrigin refuses state-changing requests that browsers send from
 	// other origins, but for the ones it trusts; nil trusts none.
 	CrossOrigin *http.CrossOriginProtection
+	// ClearSiteData sends Clear-Site-Data: "cookies" when a visitor ends
+	// the session, which makes the browser drop every cookie of the site,
+	// other applications' on sibling hosts too. Off: only the session
+	// cookie is expired.
+	ClearSiteData bool
 	// Debug shows developers, under the welcome page, what the session
 	// holds: the store, the key with the ID shortened, the time left and
 	// the values. Off by default; main turns it on only for GIN_MODE=debug.
 	Debug bool
+	// Readiness answers GET /readyz. Nil: one over Store. Give the one
+	// whose details another listener serves, so that a change of state
+	// is logged once.
+	Readiness *Readiness
 	// ObserveRequest, when set, is told of every request once it is served:
 	// its method, route (as in the log), status and duration.
 	ObserveRequest func(method, route string, status int, d time.Duration)
@@ -63,6 +79,7 @@ type server struct {
 	pages *web.Pages
 	bufs  sync.Pool
 	langs *languageMatcher
+	hsts  []string     // the Strict-Transport-Security value; nil for none
 	ids   idHasher     // session IDs as logs show them
 	lines slog.Handler // Deps.Logger's, for request lines, which name their request ID themselves
 }
@@ -79,6 +96,12 @@ func NewServer(deps Deps) (http.Handler, error) {
 	}
 	s.lines = deps.Logger.Handler()
 	s.Logger = slog.New(withRequestID(s.lines))
+	if deps.HSTSMaxAge > 0 {
+		s.hsts = []string{"max-age=" + strconv.FormatInt(int64(deps.HSTSMaxAge/time.Second), 10)}
+	}
+	if s.Readiness == nil {
+		s.Readiness = NewReadiness(deps.Store, deps.StoreName, deps.Logger)
+	}
 	if s.ObserveRequest == nil {
 		s.ObserveRequest = func(string, string, int, time.Duration) {}
 	}
@@ -93,6 +116,12 @@ func NewServer(deps Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
 	r.HandleMethodNotAllowed = true
+	// No redirects built from the request: Gin's would answer /set_email/
+	// with a cacheable 301 to /set_email, prefixed with X-Forwarded-Prefix
+	// from any client, before the middleware that adds the security
+	// headers runs. Such paths get the 404 page like any other unknown URL.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
 	// The session is loaded lazily: a route that never reads it (health
 	// checks, static files) costs the store nothing. markHTTPS comes first:
 	// the session keeps the request it is given.
@@ -158,15 +187,51 @@ func (s *server) refuseCrossOrigin(c *gin.Context) {
 	c.Next()
 }
 
-// refuseCrossSiteGET protects the one GET that changes state (the
-// tutorial's /delete_email): a browser navigation from another site is
-// refused. Typed URLs, bookmarks and non-browser clients pass.
-func (s *server) refuseCrossSiteGET(c *gin.Context) {
-	if site := c.GetHeader("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
-		s.forbidCrossSite(c)
-		return
+// source is what a request shows of where it came from.
+type source int
+
+const (
+	sourceUnknown    source = iota // nothing tells
+	sourceSameOrigin               // one of this service's pages, or typed or bookmarked
+	sourceElsewhere                // another site, or another origin of this one
+)
+
+// sourceOf tells where a request came from, for the one GET that changes
+// state (the tutorial's /delete_email). Sec-Fetch-Site, when the browser
+// sends it: same-origin or none (typed, bookmarked) is this service, and
+// same-site or cross-site is not. Without it (older browsers), Origin, and
+// without that, the origin of Referer, compared with the service's own:
+// the request's scheme (https when it came over HTTPS, directly or through
+// a trusted proxy) and Host. A request with none of the three, such as a
+// link with referrerpolicy="no-referrer" in an older browser, or a
+// non-browser client, is unknown.
+func (s *server) sourceOf(r *http.Request) source {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return sourceSameOrigin
+	case "same-site", "cross-site":
+		return sourceElsewhere
 	}
-	c.Next()
+	from := r.Header.Get("Origin")
+	if from == "" {
+		ref := r.Header.Get("Referer")
+		if ref == "" {
+			return sourceUnknown
+		}
+		u, err := url.Parse(ref)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return sourceElsewhere
+		}
+		from = u.Scheme + "://" + u.Host
+	}
+	scheme := "http://"
+	if session.IsHTTPS(r) {
+		scheme = "https://"
+	}
+	if strings.EqualFold(from, scheme+r.Host) {
+		return sourceSameOrigin
+	}
+	return sourceElsewhere
 }
 
 func (s *server) forbidCrossSite(c *gin.Context) {
@@ -175,10 +240,15 @@ func (s *server) forbidCrossSite(c *gin.Context) {
 }
 
 // markHTTPS marks requests that reached a trusted proxy over HTTPS
-// (X-Forwarded-Proto: https), so that their session cookies are Secure.
+// (X-Forwarded-Proto: https), so that their session cookies are Secure,
+// and answers every request that came over HTTPS, directly or so, with
+// Strict-Transport-Security.
 func (s *server) markHTTPS(c *gin.Context) {
 	if c.Request.TLS == nil && strings.EqualFold(c.GetHeader("X-Forwarded-Proto"), "https") && s.fromTrustedProxy(c.Request) {
 		c.Request = c.Request.WithContext(session.WithHTTPS(c.Request.Context()))
+	}
+	if s.hsts != nil && session.IsHTTPS(c.Request) {
+		c.Writer.Header()["Strict-Transport-Security"] = s.hsts
 	}
 	c.Next()
 }
@@ -224,6 +294,18 @@ func (s *server) render(c *gin.Context, status int, page string, data any) {
 // its own eight headers a response then fits the header map's first
 // allocation.
 const autoLengthMax = 2048
+
+// handleStatic serves the embedded file the path names under /static/.
+// Files only: a directory, like a file that is not there, gets the 404
+// page, never a listing.
+func (s *server) handleStatic(c *gin.Context) {
+	name := strings.TrimPrefix(c.Param("filepath"), "/")
+	if info, err := fs.Stat(web.Static, name); err != nil || info.IsDir() {
+		s.errorPage(c, http.StatusNotFound, web.NotFoundTitle, web.NotFound)
+		return
+	}
+	http.ServeFileFS(c.Writer, c.Request, web.Static, name)
+}
 
 // errorPage is a short page with a title and one sentence.
 func (s *server) errorPage(c *gin.Context, status int, title, message web.Msg) {

@@ -1,12 +1,9 @@
 package handlers
 
 import (
-	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/sessionsvc/sessionsvc/config"
 )
 
 // TestNoPublicEndOtherSessions: the email is typed by the visitor and
@@ -28,22 +25,5 @@ func TestNoPublicEndOtherSessions(t *testing.T) {
 			wantPage(t, attacker.post("/end_other_sessions", nil), 404)
 			wantPage(t, victim.get("/get_email"), 200, "<h1>Welcome bob@example.com!</h1>")
 		})
-	}
-}
-
-func TestReadyzDescribesTheStore(t *testing.T) {
-	srv := newTestServer(t, "redis")
-	p := newBrowser(t, srv.URL).get("/readyz")
-	var body map[string]any
-	if err := json.Unmarshal([]byte(p.body), &body); err != nil || p.status != 200 {
-		t.Fatalf("/readyz = %d %s", p.status, p.body)
-	}
-	u, err := config.ParseRedisURL(srv.redis.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := u.Address // host:port, or a socket's path
-	if body["store"] != "redis" || body["address"] != addr || body["latency_ms"] == nil {
-		t.Errorf("/readyz = %s, want the store, its address %q and latency", p.body, addr)
 	}
 }

@@ -13,6 +13,9 @@ type Text struct {
 	Site string
 
 	WelcomeTitle, SetEmailTitle, DeletedTitle, EndedTitle string
+	// The page that asks before deleting the email, when a GET
+	// /delete_email does not show where it came from.
+	ConfirmDeleteTitle, ConfirmDelete, ConfirmDeleteBody string
 
 	// The prompt is PromptBefore, a link to the form reading PromptLink,
 	// then PromptAfter; the greeting is WelcomeBefore, the email, then
@@ -102,6 +105,10 @@ var english = Text{
 	DeletedTitle:  "Session deleted",
 	EndedTitle:    "Session ended",
 
+	ConfirmDeleteTitle: "Delete your email",
+	ConfirmDelete:      "Delete your email?",
+	ConfirmDeleteBody:  "This link did not show that it came from this site, so nothing has been deleted yet.",
+
 	PromptBefore:  "Welcome! Please enter your email ",
 	PromptLink:    "here.",
 	WelcomeBefore: "Welcome ",
@@ -169,6 +176,10 @@ var chinese = Text{
 	SetEmailTitle: "输入电子邮箱",
 	DeletedTitle:  "会话已删除",
 	EndedTitle:    "会话已结束",
+
+	ConfirmDeleteTitle: "删除邮箱",
+	ConfirmDelete:      "删除您的邮箱？",
+	ConfirmDeleteBody:  "无法确认此链接来自本站，因此尚未删除任何内容。",
 
 	PromptBefore:  "欢迎！请在",
 	PromptLink:    "这里",
