@@ -167,6 +167,9 @@ func TestRedisOutageUnderLoad(t *testing.T) {
 	if r.Other5xx != 0 || r.Failed != 0 || r.Other != 0 {
 		t.Errorf("%d other 5xx, %d without answer, %d other errors; want none", r.Other5xx, r.Failed, r.Other)
 	}
+	if r.Conflict != 0 && r.Retired == 0 {
+		t.Errorf("%d answers 409 (a retired ID), yet no visitor's ID was retired", r.Conflict)
+	}
 	if r.Unavailable == 0 {
 		t.Error("no 503 at all: the faults did not reach the service")
 	}

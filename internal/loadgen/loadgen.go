@@ -54,7 +54,7 @@ type Result struct {
 	OK          int // 2xx and 3xx
 	Unavailable int // 503
 	Other5xx    int // 5xx other than 503
-	Other       int // anything else (4xx)
+	Other       int // anything else (4xx but 409)
 	Failed      int // no answer: connection error or timeout
 	// Redispatched counts requests refused unread and sent to another
 	// target (with Config.Redispatch); they are not in Sent.
@@ -69,6 +69,9 @@ type Result struct {
 	// at once. Such a visitor was never told the change was stored, and
 	// starts again.
 	Retired int
+	// Conflict counts 409 answers: a change asked with a retired ID,
+	// within its grace period, which saves nothing (see Retired).
+	Conflict int
 	// NoRetryAfter counts 503 answers without a Retry-After header.
 	NoRetryAfter int
 	// PlainNotOK counts answers other than 200 from pages without a session.
@@ -229,6 +232,7 @@ func (l *Load) result() Result {
 		r.Failed += x.Failed
 		r.Redispatched += x.Redispatched
 		r.Retired += x.Retired
+		r.Conflict += x.Conflict
 		r.NoRetryAfter += x.NoRetryAfter
 		r.PlainNotOK += x.PlainNotOK
 		r.Max503 = max(r.Max503, x.Max503)
@@ -347,6 +351,8 @@ func (l *Load) send(ctx context.Context, v *visitor, method, path string, form u
 		}
 	case res.StatusCode >= 500:
 		v.res.Other5xx++
+	case res.StatusCode == http.StatusConflict:
+		v.res.Conflict++
 	default:
 		v.res.Other++
 	}

@@ -626,7 +626,7 @@ func printTable(w io.Writer, rows []row) {
 			fmt.Fprintf(w, "| ↳ also | | | | | | | %d other answers (4xx), %d 503s without Retry-After |\n", x.Other, x.NoRetryAfter)
 		}
 		if x.Retired != 0 {
-			fmt.Fprintf(w, "| ↳ also | | | | | | | %d visitors started again: a change of email whose answer failed retired their session's ID |\n", x.Retired)
+			fmt.Fprintf(w, "| ↳ also | | | | | | | %d visitors started again: a change of email whose answer failed retired their session's ID (%d changes asked with it answered 409) |\n", x.Retired, x.Conflict)
 		}
 	}
 }
