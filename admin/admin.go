@@ -93,7 +93,7 @@ func (a *admin) count(ctx context.Context) error {
 	fmt.Fprintf(tw, "with an email\t%d\n", withEmail)
 	fmt.Fprintf(tw, "distinct emails\t%d\n", len(emails))
 	if forwards > 0 {
-		fmt.Fprintf(tw, "renewed IDs still forwarding\t%d\n", forwards)
+		fmt.Fprintf(tw, "retired IDs (renewed moments ago)\t%d\n", forwards)
 	}
 	return tw.Flush()
 }
@@ -106,7 +106,7 @@ func (a *admin) list(ctx context.Context, email string) error {
 		owner := printable(si.Owner)
 		switch {
 		case si.Forward:
-			owner = "(renewed: forwards to its new ID)"
+			owner = "(retired: its session was renewed)"
 		case owner == "":
 			owner = "-"
 		}
