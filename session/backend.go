@@ -47,13 +47,12 @@ type Backend interface {
 // to after the write ("" for nobody), PrevOwner whom it belonged to before.
 // Backends without an index ignore both.
 //
-// Changed names the session values this write sets or removes, relative
-// to the record the request loaded, sorted (empty, not nil, when only the
-// store's own fields changed); nil when Data is a whole new record (a new
-// or renewed session, a forward, a delete). A store that
-// keeps each value apart (a hash, a document's fields) can write only
-// these and so keep a concurrent request's changes to other values; a
-// store that keeps the whole record writes Data.
+// Loaded is the record's Data as the request loaded it, for a change to a
+// loaded session; nil when Data is a whole new record (a new or renewed
+// session, a retired ID, a delete). A store that keeps each value apart (a
+// hash, a document's fields) can write only what Changed names, and so keep
+// a concurrent request's changes to other values; a store that keeps the
+// whole record writes Data.
 //
 // Existing writes Data only if Key still holds a record (Redis: SET ... XX),
 // so that a session ended elsewhere (by an operator, or by "end my other
@@ -65,7 +64,23 @@ type Record struct {
 	Owner     string
 	PrevOwner string
 	Existing  bool
-	Changed   []string
+	Loaded    []byte
+}
+
+// Changed names, sorted, the session values this write sets or removes
+// relative to Loaded: empty, not nil, when only the store's own fields
+// changed; nil when Loaded is nil (a whole new record) or Data does not
+// decode, meaning all of Data. It decodes both, so that only a store that
+// needs it pays for it, not every write.
+func (r Record) Changed() []string {
+	if r.Loaded == nil {
+		return nil
+	}
+	values := map[any]any{}
+	if _, err := decodeData(r.Data, values); err != nil {
+		return nil
+	}
+	return changedKeys(r.Loaded, values)
 }
 
 // ErrUnavailable wraps every failure of the backend, so that callers can tell

@@ -412,13 +412,13 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 			id = NewID()
 			rec.PrevOwner, rec.Existing = "", false
 		} else {
-			rec.Changed = changedKeys(st.loaded, gs.Values)
+			rec.Loaded = st.loaded
 		}
 		rec.Key = s.Key(id)
 		recs := []Record{rec}
 		if renew {
-			// The old key forwards to the new ID for the grace period, in the
-			// same round trip, then dies; it leaves its owner's index now.
+			// The old key is retired for the grace period, in the same round
+			// trip, then dies; it leaves its owner's index now.
 			recs = append(recs, Record{Key: s.Key(oldID), Data: forwardData(oldID, id, now.Add(s.cfg.RenewGrace)), TTL: s.cfg.RenewGrace, PrevOwner: st.owner, Existing: true})
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
