@@ -348,6 +348,8 @@ func (s *Store) retire(ctx context.Context, st *state, key string, data []byte, 
 		}
 		if err := s.write(ctx, OpRefresh, rec); err != nil {
 			st.err = fmt.Errorf("%w: load session: %w", ErrUnavailable, err)
+		} else {
+			s.refresh.done(key, now) // the next reads need not refresh it again
 		}
 	}
 	return false

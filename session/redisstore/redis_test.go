@@ -401,3 +401,22 @@ func TestRetiredKeyEndsWithItsGrace(t *testing.T) {
 func BenchmarkStore(b *testing.B) {
 	sessiontest.Bench(b, func(t testing.TB) session.Backend { return openRedis(t, redistest.New(t)) })
 }
+
+// A replica that reads a retired ID puts the old key's expiry back once,
+// not on every read of it.
+func TestRetiredKeyIsRefreshedOnce(t *testing.T) {
+	srv := redistest.Start(t) // counts every command
+	a := sessiontest.NewApp(t, redisStore(t, srv, nil))
+	c := &sessiontest.Client{T: t, Base: a.URL}
+	c.Do("POST", "/other?v=kept")
+	old := c.Cookie
+	c.Do("POST", "/login?v=a@example.com")
+	other := sessiontest.NewApp(t, redisStore(t, srv, nil)) // its first read of the key refreshes it
+	commands(t, srv)
+	for range 3 {
+		(&sessiontest.Client{T: t, Base: other.URL, Cookie: old}).Want("GET", "/get", 200, "")
+	}
+	if got := commands(t, srv); got["GETEX"] != 1 || got["GET"] != 2 || got["SET"] != 1 {
+		t.Errorf("three reads of a retired ID sent %v, want one GETEX and its SET, then GETs", got)
+	}
+}
