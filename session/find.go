@@ -105,7 +105,7 @@ func (s *Store) SessionsOf(ctx context.Context, owner string) ([]SessionInfo, er
 			break
 		}
 		keep(s.infos(recs))
-		if err = rest(ctx, time.Since(start)); err != nil {
+		if err = rest(ctx, len(batch), time.Since(start)); err != nil {
 			break
 		}
 	}
@@ -163,7 +163,7 @@ func (s *Store) Revoke(ctx context.Context, ss ...SessionInfo) error {
 		if err := s.write(ctx, OpDelete, recs...); err != nil {
 			return fmt.Errorf("%w: revoke sessions: %w", ErrUnavailable, err)
 		}
-		if err := rest(ctx, time.Since(start)); err != nil {
+		if err := rest(ctx, len(batch), time.Since(start)); err != nil {
 			return err
 		}
 	}
@@ -172,8 +172,12 @@ func (s *Store) Revoke(ctx context.Context, ss ...SessionInfo) error {
 
 // rest waits d, or until ctx ends: between the steps of a long walk, as
 // long as the last step took, so that the walk leaves the store (and the
-// machine) to the visitors at least half of the time.
-func rest(ctx context.Context, d time.Duration) error {
+// machine) to the visitors at least half of the time. After a step of
+// fewer than revokeBatch sessions, the last, it returns at once.
+func rest(ctx context.Context, n int, d time.Duration) error {
+	if n < revokeBatch {
+		return nil
+	}
 	select {
 	case <-time.After(d):
 		return nil
