@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -264,5 +265,42 @@ func TestLanguageMatcherCacheIsBounded(t *testing.T) {
 	l.match("fr, x-wrapped;q=0.1")
 	if _, kept := l.cache.Load("fr, x-wrapped;q=0.1"); kept {
 		t.Error("a header was kept after the count reached its maximum")
+	}
+}
+
+// TestTwoTabsKeepBothPreferences: a language chosen in one tab and a theme
+// in another at the same moment are both kept, in every server-side store.
+// (Cookie sessions cannot merge: each response carries the whole session.)
+func TestTwoTabsKeepBothPreferences(t *testing.T) {
+	for _, kind := range []string{"redis", "filesystem"} {
+		t.Run(kind, func(t *testing.T) {
+			srv := newTestServer(t, kind)
+			b := newBrowser(t, srv.URL)
+			b.post("/set_email", url.Values{"email_address": {"a@example.com"}})
+			const pairs = 200
+			lost := 0
+			for i := range pairs {
+				lang, theme := []string{"zh-Hans", "en"}[i%2], []string{"dark", "light"}[i%2]
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for _, form := range []url.Values{{"lang": {lang}}, {"theme": {theme}}} {
+					wg.Go(func() {
+						<-start
+						if p := b.post("/preferences", form); p.status != http.StatusSeeOther {
+							t.Errorf("POST /preferences %v = %d", form, p.status)
+						}
+					})
+				}
+				close(start)
+				wg.Wait()
+				if p := b.get("/get_email"); !strings.Contains(p.body, `<html lang="`+lang+`" data-theme="`+theme+`">`) {
+					lost++
+				}
+			}
+			if lost > 0 {
+				t.Errorf("%d of %d pairs lost a preference", lost, pairs)
+			}
+			wantPage(t, b.get("/get_email"), 200, "a@example.com")
+		})
 	}
 }

@@ -47,24 +47,34 @@ type Backend interface {
 // to after the write ("" for nobody), PrevOwner whom it belonged to before.
 // Backends without an index ignore both.
 //
-// Loaded is the record's Data as the request loaded it, for a change to a
-// loaded session; nil when Data is a whole new record (a new or renewed
-// session, a retired ID, a delete). A store that keeps each value apart (a
-// hash, a document's fields) can write only what Changed names, and so keep
-// a concurrent request's changes to other values; a store that keeps the
-// whole record writes Data.
-//
-// Existing writes Data only if Key still holds a record (Redis: SET ... XX),
-// so that a session ended elsewhere (by an operator, or by "end my other
-// sessions") while a request had it loaded is not written back to life.
+// Loaded, when not nil, makes the write conditional: it is what the
+// request read under Key, and the write applies only if Key still holds
+// exactly that (a compare and set). If it does not, for this or any other
+// record of the same Write, nothing is written and Write returns a
+// *Conflict. The Store then applies its own changes to what Key holds now
+// and writes again, so that two requests of one session that change
+// different values both keep their change, and a session ended (deleted)
+// or renewed meanwhile is not written back to life. A store that keeps
+// each value apart (a document's fields) may instead write only the values
+// Changed names, where Key still holds the same live session.
 type Record struct {
 	Key       string
 	Data      []byte
 	TTL       time.Duration
 	Owner     string
 	PrevOwner string
-	Existing  bool
 	Loaded    []byte
+}
+
+// Conflict is the error of a Write whose record's Loaded is no longer what
+// its Key holds: Data is what it holds now, nil for nothing.
+type Conflict struct {
+	Key  string
+	Data []byte
+}
+
+func (c *Conflict) Error() string {
+	return "session " + c.Key + " changed since it was loaded"
 }
 
 // Changed names, sorted, the session values this write sets or removes

@@ -18,10 +18,15 @@ const (
 	OpDelete  Op = "delete"
 )
 
-// write is Backend.Write, observed as op.
+// write is Backend.Write, observed as op. A *Conflict is observed as a
+// success: the store answered.
 func (s *Store) write(ctx context.Context, op Op, recs ...Record) error {
 	start := time.Now()
 	err := s.cfg.Backend.Write(ctx, recs...)
-	s.cfg.Observe(op, time.Since(start), err)
+	failed := err
+	if isConflict(err) {
+		failed = nil
+	}
+	s.cfg.Observe(op, time.Since(start), failed)
 	return err
 }

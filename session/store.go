@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -313,8 +314,8 @@ func (s *Store) load(ctx context.Context, gs *gsessions.Session, st *state, valu
 		if deadline := s.deadline(m.created, now); deadline.Before(now.Add(refresh)) {
 			// The refresh overshot the absolute end: put the record's
 			// expiry back (rare: only near the end, once per refresh).
-			rec := Record{Key: key, Data: data, TTL: deadline.Sub(now), Owner: owner, PrevOwner: owner, Existing: true}
-			if err := s.write(ctx, OpRefresh, rec); err != nil {
+			rec := Record{Key: key, Data: data, TTL: deadline.Sub(now), Owner: owner, PrevOwner: owner, Loaded: data}
+			if err := s.write(ctx, OpRefresh, rec); err != nil && !isConflict(err) { // a conflict: another request wrote it since
 				st.err = fmt.Errorf("%w: refresh session: %w", ErrUnavailable, err)
 				return false
 			}
@@ -344,9 +345,9 @@ func (s *Store) retire(ctx context.Context, st *state, key string, data []byte, 
 	if refresh > 0 {
 		rec := Record{Key: key} // over: delete it
 		if st.retired {
-			rec = Record{Key: key, Data: data, TTL: until.Sub(now), Existing: true}
+			rec = Record{Key: key, Data: data, TTL: until.Sub(now), Loaded: data}
 		}
-		if err := s.write(ctx, OpRefresh, rec); err != nil {
+		if err := s.write(ctx, OpRefresh, rec); err != nil && !isConflict(err) {
 			st.err = fmt.Errorf("%w: load session: %w", ErrUnavailable, err)
 		} else {
 			s.refresh.done(key, now) // the next reads need not refresh it again
@@ -367,15 +368,45 @@ func (s *Store) deadline(created int64, now time.Time) time.Time {
 	return d
 }
 
+// maxRebases bounds how often Save applies its changes again to a session
+// that other requests changed while it was being saved (see rebase).
+const maxRebases = 10
+
 // Save writes the session and its cookie. An empty session is deleted (or,
 // when new, never created); Destroy or MaxAge < 0 in its options destroys
 // it. Unchanged data is not written again. A session whose load failed is
 // never written: Save returns the load error.
+//
+// A change is written only over the record as it was loaded. When another
+// request of the session wrote it meanwhile, Save applies the values this
+// request set or removed to what is stored now and writes that, so no
+// request erases another's change to a different value; the last to write
+// a value wins. When the session was ended meanwhile it stays ended (Save
+// writes nothing and expires the cookie); when it was renewed, Save returns
+// ErrRetired.
 func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Session) error {
 	st := stateOf(gs)
 	if st == nil { // a session from elsewhere: assume nothing
 		st = &state{}
 	}
+	for n := 0; ; n++ {
+		err := s.save(r, w, gs, st)
+		var c *Conflict
+		if !errors.As(err, &c) {
+			return err
+		}
+		if n == maxRebases {
+			return fmt.Errorf("%w: save session: changed by other requests %d times in a row", ErrUnavailable, n+1)
+		}
+		if err := s.rebase(r, w, gs, st, c.Data); err != nil {
+			return err
+		}
+	}
+}
+
+// save is one attempt of Save. It returns a *Conflict, unwrapped, when the
+// record was not what the request loaded.
+func (s *Store) save(r *http.Request, w http.ResponseWriter, gs *gsessions.Session, st *state) error {
 	if st.err != nil {
 		return st.err
 	}
@@ -391,8 +422,12 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 		return err
 	}
 	deadline := s.deadline(st.created, now)
-	if st.destroy || gs.Options.MaxAge < 0 || data == nil || !deadline.After(now) {
-		return s.destroy(r, w, gs, st)
+	if end := st.destroy || gs.Options.MaxAge < 0 || !deadline.After(now); end || data == nil {
+		var loaded []byte // an ending is unconditional...
+		if !end {
+			loaded = st.loaded // ...emptying is not: another request may have stored a value meanwhile
+		}
+		return s.destroy(r, w, gs, st, loaded)
 	}
 	if len(data) > s.cfg.MaxSize {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), s.cfg.MaxSize)
@@ -409,24 +444,23 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 	id, oldID := gs.ID, gs.ID
 	owner := s.owner(gs.Values)
 	if changed {
-		rec := Record{Data: data, TTL: deadline.Sub(now), Owner: owner, PrevOwner: st.owner, Existing: true}
+		rec := Record{Data: data, TTL: deadline.Sub(now), Owner: owner, PrevOwner: st.owner, Loaded: st.loaded}
 		if gs.IsNew || renew {
 			id = NewID()
-			rec.PrevOwner, rec.Existing = "", false
-		} else {
-			rec.Loaded = st.loaded
+			rec.PrevOwner, rec.Loaded = "", nil
 		}
 		rec.Key = s.Key(id)
 		recs := []Record{rec}
 		if renew {
-			// The old key is retired for the grace period, in the same round
-			// trip, then dies; it leaves its owner's index now.
-			recs = append(recs, Record{Key: s.Key(oldID), Data: forwardData(oldID, id, now.Add(s.cfg.RenewGrace)), TTL: s.cfg.RenewGrace, PrevOwner: st.owner, Existing: true})
+			// The old key is retired for the grace period, in the same write
+			// and only over what was loaded, then dies; it leaves its owner's
+			// index now.
+			recs = append(recs, Record{Key: s.Key(oldID), Data: forwardData(oldID, id, now.Add(s.cfg.RenewGrace)), TTL: s.cfg.RenewGrace, PrevOwner: st.owner, Loaded: st.loaded})
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 		defer cancel()
 		if err := s.write(ctx, OpSave, recs...); err != nil {
-			return fmt.Errorf("%w: save session: %w", ErrUnavailable, err)
+			return unavailable("save session", err)
 		}
 		if s.refresh != nil {
 			s.refresh.done(rec.Key, now)
@@ -450,28 +484,85 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 	return s.setCookie(r, w, gs.Name(), id, gs.Options)
 }
 
-// destroy deletes the server copy (if any), expires the cookie (if one was
-// sent) and leaves gs new and empty.
-func (s *Store) destroy(r *http.Request, w http.ResponseWriter, gs *gsessions.Session, st *state) error {
-	if !gs.IsNew {
-		if s.cfg.Backend != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
-			defer cancel()
-			if err := s.write(ctx, OpDelete, Record{Key: s.Key(gs.ID), PrevOwner: st.owner}); err != nil {
-				return fmt.Errorf("%w: delete session: %w", ErrUnavailable, err)
-			}
+// rebase makes what another request stored meanwhile (current, nil when
+// the session was ended) the session as loaded, with this request's changes
+// applied to it: the values it set or removed since its load. The next save
+// then writes both requests' changes. A session ended meanwhile is
+// forgotten and its cookie expired, so that it stays ended; one renewed
+// meanwhile (a retired ID's record) gives ErrRetired, as if the request had
+// come with the retired ID.
+func (s *Store) rebase(r *http.Request, w http.ResponseWriter, gs *gsessions.Session, st *state, current []byte) error {
+	changed := changedKeys(st.loaded, gs.Values)
+	values := map[any]any{}
+	m, err := decodeData(current, values)
+	if current == nil || err != nil {
+		return s.forget(r, w, gs, st)
+	}
+	if m.renewedTo != "" {
+		st.retired = true
+		return ErrRetired
+	}
+	for _, k := range changed {
+		if v, ok := gs.Values[k]; ok {
+			values[k] = v
+		} else {
+			delete(values, k)
 		}
+	}
+	clear(gs.Values)
+	maps.Copy(gs.Values, values)
+	st.loaded, st.owner = current, s.owner(values)
+	if m.created != 0 {
+		st.created = m.created
+	}
+	return nil
+}
+
+// destroy deletes the server copy (if any; only where it still holds loaded,
+// when that is not nil), expires the cookie (if one was sent) and leaves gs
+// new and empty.
+func (s *Store) destroy(r *http.Request, w http.ResponseWriter, gs *gsessions.Session, st *state, loaded []byte) error {
+	if !gs.IsNew && s.cfg.Backend != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+		defer cancel()
+		if err := s.write(ctx, OpDelete, Record{Key: s.Key(gs.ID), PrevOwner: st.owner, Loaded: loaded}); err != nil {
+			return unavailable("delete session", err)
+		}
+	}
+	if !gs.IsNew {
+		s.cfg.Notify(r.Context(), Destroyed, gs.ID, "")
+	}
+	return s.forget(r, w, gs, st)
+}
+
+// forget expires the cookie (if one was sent) and leaves gs new and empty.
+func (s *Store) forget(r *http.Request, w http.ResponseWriter, gs *gsessions.Session, st *state) error {
+	if !gs.IsNew {
 		expired := *gs.Options
 		expired.MaxAge = -1
 		if err := s.setCookie(r, w, gs.Name(), "", &expired); err != nil {
 			return err
 		}
-		s.cfg.Notify(r.Context(), Destroyed, gs.ID, "")
 	}
 	clear(gs.Values)
 	gs.ID, gs.IsNew = "", true
 	*st = state{}
 	return nil
+}
+
+// unavailable wraps a backend's error as ErrUnavailable, but for a
+// *Conflict, which it returns as it is.
+func unavailable(doing string, err error) error {
+	if isConflict(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, doing, err)
+}
+
+// isConflict reports whether err is a *Conflict.
+func isConflict(err error) bool {
+	var c *Conflict
+	return errors.As(err, &c)
 }
 
 // setCookie sends the session cookie with value (signed when the store

@@ -4,6 +4,7 @@
 package dirstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sessionsvc/sessionsvc/session"
@@ -20,11 +22,21 @@ import (
 // its ID and holding its JSON. A file's modification time is set to its
 // expiry, so a refresh is a single chtimes and no metadata is mixed into the
 // data. Expired files are ignored when read and swept every few minutes.
+//
+// Writes take the directory's lock (a file named .lock, locked with flock,
+// and a mutex within the process), so that a conditional write compares
+// and replaces a file as one unit across every process sharing the
+// directory. Reads take no lock: a file is always replaced whole.
 type Backend struct {
 	path string
+	mu   sync.Mutex // held with lock's flock
+	lock *os.File
 	stop chan struct{}
 	done chan struct{}
 }
+
+// lockName is the lock file, in the session directory.
+const lockName = ".lock"
 
 // dirSweepEvery is how often expired session files are removed.
 const dirSweepEvery = 5 * time.Minute
@@ -55,7 +67,11 @@ func New(path string) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Backend{path: path, stop: make(chan struct{}), done: make(chan struct{})}
+	lock, err := os.OpenFile(filepath.Join(path, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open session directory's lock: %w", err)
+	}
+	d := &Backend{path: path, lock: lock, stop: make(chan struct{}), done: make(chan struct{})}
 	go d.sweepEvery(dirSweepEvery)
 	return d, nil
 }
@@ -81,38 +97,66 @@ func (d *Backend) file(key string) string { return filepath.Join(d.path, key) }
 
 // Load implements session.Backend.
 func (d *Backend) Load(_ context.Context, key string, refresh time.Duration) ([]byte, bool, error) {
-	name := d.file(key)
-	fi, err := os.Stat(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
 	now := time.Now()
-	if !fi.ModTime().After(now) {
-		os.Remove(name)
-		return nil, false, nil
-	}
-	data, err := os.ReadFile(name)
-	if errors.Is(err, fs.ErrNotExist) { // deleted since the stat
-		return nil, false, nil
-	}
-	if err != nil {
+	data, _, err := d.read(key, now)
+	if data == nil || err != nil {
 		return nil, false, err
 	}
 	if refresh > 0 {
-		if err := os.Chtimes(name, time.Time{}, now.Add(refresh)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.Chtimes(d.file(key), time.Time{}, now.Add(refresh)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, false, err
 		}
 	}
 	return data, true, nil
 }
 
-// Write implements session.Backend, one record after the other. Each file is
-// written under a temporary name and renamed into place, so readers never see
-// half a session.
+// read returns the data of the session file of key and its expiry; nil
+// data when there is none, or it expired before now (it is then removed).
+func (d *Backend) read(key string, now time.Time) ([]byte, time.Time, error) {
+	name := d.file(key)
+	fi, err := os.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, time.Time{}, nil
+	}
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if !fi.ModTime().After(now) {
+		os.Remove(name)
+		return nil, time.Time{}, nil
+	}
+	data, err := os.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) { // deleted since the stat
+		return nil, time.Time{}, nil
+	}
+	return data, fi.ModTime(), err
+}
+
+// Write implements session.Backend under the directory's lock: it first
+// checks that every conditional record's file still holds what was loaded,
+// then writes the records one after the other. Each file is written under
+// a temporary name and renamed into place, so readers never see half a
+// session.
 func (d *Backend) Write(_ context.Context, recs ...session.Record) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := lockFile(d.lock); err != nil {
+		return fmt.Errorf("lock session directory: %w", err)
+	}
+	defer unlockFile(d.lock)
+	now := time.Now()
+	for _, r := range recs {
+		if r.Loaded == nil {
+			continue
+		}
+		data, _, err := d.read(r.Key, now)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(data, r.Loaded) {
+			return &session.Conflict{Key: r.Key, Data: data}
+		}
+	}
 	for _, r := range recs {
 		if err := d.write(r); err != nil {
 			return err
@@ -127,11 +171,6 @@ func (d *Backend) write(r session.Record) error {
 			return err
 		}
 		return nil
-	}
-	if r.Existing {
-		if _, err := os.Stat(d.file(r.Key)); errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
 	}
 	f, err := os.CreateTemp(d.path, ".tmp-")
 	if err != nil {
@@ -163,11 +202,11 @@ func (d *Backend) Ping(context.Context) error {
 	return err
 }
 
-// Close stops the sweeper.
+// Close stops the sweeper and closes the lock file.
 func (d *Backend) Close() error {
 	close(d.stop)
 	<-d.done
-	return nil
+	return d.lock.Close()
 }
 
 func (d *Backend) sweepEvery(every time.Duration) {
@@ -190,7 +229,10 @@ func (d *Backend) sweep(now time.Time) {
 	entries, _ := os.ReadDir(d.path)
 	for _, e := range entries {
 		cutoff := now
-		if strings.HasPrefix(e.Name(), ".tmp-") {
+		switch {
+		case e.Name() == lockName:
+			continue
+		case strings.HasPrefix(e.Name(), ".tmp-"):
 			cutoff = now.Add(-time.Minute)
 		}
 		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.ModTime().Before(cutoff) {

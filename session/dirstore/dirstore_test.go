@@ -80,6 +80,7 @@ func TestDirSweep(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, ".tmp-new"), nil, 0o600) // a write in progress
 	os.WriteFile(filepath.Join(dir, ".tmp-old"), nil, 0o600)
 	os.Chtimes(filepath.Join(dir, ".tmp-old"), time.Time{}, time.Now().Add(-2*time.Minute))
+	os.Chtimes(filepath.Join(dir, ".lock"), time.Time{}, time.Now().Add(-time.Hour)) // the lock file, however old, stays
 
 	d.Sweep(time.Now())
 	var left []string
@@ -87,8 +88,8 @@ func TestDirSweep(t *testing.T) {
 	for _, e := range entries {
 		left = append(left, e.Name())
 	}
-	if len(left) != 2 || !slices.Contains(left, ".tmp-new") || !slices.Contains(left, live) {
-		t.Errorf("after sweep: %q, want [.tmp-new %s]", left, live)
+	if want := []string{live, ".lock", ".tmp-new"}; len(left) != len(want) || !slices.Contains(left, ".lock") || !slices.Contains(left, ".tmp-new") || !slices.Contains(left, live) {
+		t.Errorf("after sweep: %q, want %q", left, want)
 	}
 }
 

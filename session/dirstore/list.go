@@ -23,7 +23,7 @@ func (d *Backend) List(ctx context.Context, prefix string, fn func([]session.Sto
 	}
 	var keys []string
 	for i, e := range entries {
-		if name := e.Name(); strings.HasPrefix(name, prefix) && !strings.HasPrefix(name, ".tmp-") && e.Type().IsRegular() {
+		if name := e.Name(); strings.HasPrefix(name, prefix) && !strings.HasPrefix(name, ".") && e.Type().IsRegular() { // not the lock or a temporary file
 			keys = append(keys, name)
 		}
 		if len(keys) == dirListBatch || i == len(entries)-1 && len(keys) > 0 {
@@ -48,21 +48,13 @@ func (d *Backend) Get(ctx context.Context, keys ...string) ([]session.Stored, er
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		fi, err := os.Stat(d.file(k))
-		if errors.Is(err, fs.ErrNotExist) || err == nil && !fi.ModTime().After(now) {
-			continue
-		}
+		data, expiry, err := d.read(k, now)
 		if err != nil {
 			return nil, err
 		}
-		data, err := os.ReadFile(d.file(k))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+		if data != nil {
+			recs = append(recs, session.Stored{Key: k, Data: data, TTL: expiry.Sub(now)})
 		}
-		if err != nil {
-			return nil, err
-		}
-		recs = append(recs, session.Stored{Key: k, Data: data, TTL: fi.ModTime().Sub(now)})
 	}
 	return recs, nil
 }

@@ -52,11 +52,7 @@ func (b *Backend) commands(cmds []command, r session.Record, now time.Time) []co
 		cmds = append(cmds, command{"DEL", []any{b.prefix + r.Key}})
 		owner = ""
 	} else {
-		set := command{"SET", append(make([]any, 0, 5), b.prefix+r.Key, r.Data, "PX", max(r.TTL.Milliseconds(), 1))}
-		if r.Existing {
-			set.args = append(set.args, "XX")
-		}
-		cmds = append(cmds, set)
+		cmds = append(cmds, command{"SET", []any{b.prefix + r.Key, r.Data, "PX", max(r.TTL.Milliseconds(), 1)}})
 	}
 	if r.PrevOwner != "" && r.PrevOwner != owner {
 		cmds = append(cmds, command{"ZREM", []any{b.indexKey(r.PrevOwner), r.Key}})

@@ -215,7 +215,9 @@ var errStale = errors.New("connection idle since a failure")
 // in replies, not err. When the connection breaks, or its server turned
 // out to be a read-only replica (a failover), cmds go once more on a fresh
 // one; every command this backend sends is idempotent, so a retry cannot
-// apply a write twice.
+// apply a write twice. (A conditional write retried after it applied finds
+// its own data and reports a conflict, which the Store resolves by finding
+// nothing left to write.)
 func (b *Backend) do(ctx context.Context, cmds ...command) (replies []any, err error) {
 	for attempt := 0; ; attempt++ {
 		c, err := b.pool.GetContext(ctx)
@@ -271,15 +273,22 @@ func (b *Backend) Load(ctx context.Context, key string, refresh time.Duration) (
 
 // Write implements session.Backend: one SET ... PX (or DEL), or when there
 // is more to do (several records, or an owner index to keep in step)
-// MULTI, the commands, EXEC; with MinReplicas a WAIT follows. All go in
-// one round trip (see write).
+// MULTI, the commands, EXEC; with MinReplicas a WAIT follows. When a
+// record is conditional (Loaded), the commands go instead to a script that
+// checks first (see writeIfLoaded). All go in one round trip (see write).
 func (b *Backend) Write(ctx context.Context, recs ...session.Record) error {
 	now := time.Now()
 	cmds := make([]command, 0, 6*len(recs)+3) // at most 6 each: SET or DEL, ZREM, ZADD, ZREMRANGEBYSCORE, 2 PEXPIRE; MULTI, EXEC, WAIT
+	conditional := false
 	for _, r := range recs {
 		cmds = b.commands(cmds, r, now)
+		conditional = conditional || r.Loaded != nil
 	}
-	return b.write(ctx, cmds)
+	if conditional {
+		return b.writeIfLoaded(ctx, recs, cmds)
+	}
+	_, err := b.write(ctx, cmds)
+	return err
 }
 
 // Ping implements session.Backend.

@@ -74,6 +74,7 @@ func TestMinReplicas(t *testing.T) {
 	master, replica := g.Nodes[0], g.Nodes[1]
 	store, _ = replicatedStore(t, master, 1)
 	c = &sessiontest.Client{T: t, Base: sessiontest.NewApp(t, store).URL}
+	master.Do("SCRIPT", "LOAD", redisstore.CASScript)
 	counted(t, master)
 	set(t, c, "b@example.com")
 	id := c.Cookie
@@ -85,12 +86,12 @@ func TestMinReplicas(t *testing.T) {
 		want         map[string]string
 	}{
 		{"GET", "/get", map[string]string{"GET": "1"}},
-		{"POST", "/set?v=c@example.com", map[string]string{"GET": "1", "SET": "1", "WAIT": "1"}},
-		{"POST", "/delete", map[string]string{"GET": "1", "DEL": "1", "WAIT": "1"}},
+		{"POST", "/set?v=c@example.com", map[string]string{"EVALSHA": "1", "GET": "2", "SET": "1", "WAIT": "1"}},
+		{"POST", "/delete", map[string]string{"DEL": "1", "EVALSHA": "1", "GET": "2", "WAIT": "1"}},
 	} {
 		counted(t, master)
 		c.Do(step.method, step.path)
-		if got := counted(t, master, "GET", "GETEX", "SET", "DEL", "WAIT"); fmt.Sprint(got) != fmt.Sprint(step.want) {
+		if got := counted(t, master, "GET", "GETEX", "SET", "DEL", "EVALSHA", "WAIT"); fmt.Sprint(got) != fmt.Sprint(step.want) {
 			t.Errorf("%s %s sent %v, want %v", step.method, step.path, got, step.want)
 		}
 	}

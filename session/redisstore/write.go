@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/session/redisstore/sentinel"
 )
 
@@ -21,11 +23,11 @@ var errFewReplicas = errors.New("too few replicas acknowledged the write")
 // the connection's read deadline, or the connection would count as broken,
 // and Redis ends a WAIT up to one server tick, 1/hz, after its timeout).
 // Nothing is sent while the sentinels are failing the master over (see
-// sentinel.Sentinel.Fenced). It returns the first error: a command's or
-// EXEC's, or too few replicas.
-func (b *Backend) write(ctx context.Context, cmds []command) error {
+// sentinel.Sentinel.Fenced). It returns the first command's reply, and
+// the first error: a command's or EXEC's, or too few replicas.
+func (b *Backend) write(ctx context.Context, cmds []command) (any, error) {
 	if b.sentinel != nil && b.sentinel.Fenced() {
-		return sentinel.ErrFailover
+		return nil, sentinel.ErrFailover
 	}
 	if len(cmds) > 1 {
 		cmds = append(append([]command{{"MULTI", nil}}, cmds...), command{"EXEC", nil})
@@ -40,7 +42,7 @@ func (b *Backend) write(ctx context.Context, cmds []command) error {
 	}
 	replies, err := b.do(ctx, cmds...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// MULTI's OK and one QUEUED per command come before EXEC's array of
 	// results, whose errors are values in it.
@@ -49,16 +51,77 @@ func (b *Backend) write(ctx context.Context, cmds []command) error {
 		replies, acks = replies[:len(replies)-1], replies[len(replies)-1]
 	}
 	if err := firstError(replies); err != nil {
-		return err
+		return replies[0], err
 	}
 	if b.minReplicas > 0 {
 		n, err := redis.Int(acks, nil)
 		switch {
 		case err != nil:
-			return err
+			return nil, err
 		case n < b.minReplicas:
-			return fmt.Errorf("%w: %d of %d within %v", errFewReplicas, n, b.minReplicas, wait)
+			return nil, fmt.Errorf("%w: %d of %d within %v", errFewReplicas, n, b.minReplicas, wait)
 		}
+	}
+	return replies[0], nil
+}
+
+// casScript runs a write only if each of its KEYS still holds what the
+// request loaded (ARGV[i] for KEYS[i]). If one does not, it writes nothing
+// and answers {i, what KEYS[i] holds}. Else it runs the commands that
+// follow in ARGV, each given as its number of words, its name and its
+// arguments, and answers 0. A script runs as one unit: no other client's
+// command comes between the check and the write.
+const casScript = `
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v ~= ARGV[i] then return {i, v} end
+end
+local j = #KEYS + 1
+while j <= #ARGV do
+  local n = tonumber(ARGV[j])
+  redis.call(unpack(ARGV, j + 1, j + n))
+  j = j + n + 1
+end
+return 0`
+
+// casScriptHash is casScript's SHA-1, its name for EVALSHA.
+var casScriptHash = redis.NewScript(0, casScript).Hash()
+
+// writeIfLoaded sends cmds, the commands of recs, through casScript, so
+// that they apply only where every record with Loaded still holds it; a
+// *session.Conflict reports the first that does not. The script is sent
+// by its hash (EVALSHA), and again whole (EVAL) when Redis does not have
+// it, after a restart or a failover.
+func (b *Backend) writeIfLoaded(ctx context.Context, recs []session.Record, cmds []command) error {
+	var keys, args []any
+	var guarded []string
+	for _, r := range recs {
+		if r.Loaded != nil {
+			guarded = append(guarded, r.Key)
+			keys, args = append(keys, b.prefix+r.Key), append(args, r.Loaded)
+		}
+	}
+	for _, c := range cmds {
+		args = append(append(args, len(c.args)+1, c.name), c.args...)
+	}
+	eval := command{"EVALSHA", append(append([]any{casScriptHash, len(keys)}, keys...), args...)}
+	reply, err := b.write(ctx, []command{eval})
+	if e, ok := err.(redis.Error); ok && strings.HasPrefix(string(e), "NOSCRIPT") {
+		eval.name, eval.args[0] = "EVAL", casScript
+		reply, err = b.write(ctx, []command{eval})
+	}
+	if err != nil {
+		return err
+	}
+	if conflict, ok := reply.([]any); ok && len(conflict) == 2 {
+		i, _ := conflict[0].(int64)
+		data, _ := conflict[1].([]byte)
+		if i >= 1 && int(i) <= len(guarded) {
+			return &session.Conflict{Key: guarded[i-1], Data: data}
+		}
+	}
+	if n, ok := reply.(int64); !ok || n != 0 {
+		return fmt.Errorf("unexpected reply %v from the write script", reply)
 	}
 	return nil
 }

@@ -534,6 +534,7 @@ func run(t *testing.T, k kind) {
 		t.Run("revoked sessions stay ended", func(t *testing.T) {
 			testRevokedStayEnded(t, k.store(t, func(c *session.Config) { c.OwnerKey = "email" }))
 		})
+		t.Run("concurrent requests", func(t *testing.T) { testConcurrent(t, k) })
 	}
 }
 

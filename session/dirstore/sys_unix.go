@@ -45,3 +45,17 @@ func checkPrivate(dir string) error {
 		dir = parent
 	}
 }
+
+// lockFile takes an exclusive lock on f (flock), waiting for it. Every
+// process that opens the same file shares the lock.
+func lockFile(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+// unlockFile releases lockFile's lock.
+func unlockFile(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
