@@ -21,7 +21,7 @@ func testConcurrent(t *testing.T, k kind) {
 		lost := 0
 		for i := range Pairs {
 			email, other := fmt.Sprintf("e%d@example.com", i), fmt.Sprintf("o%d", i)
-			a, b := together(c, "POST", "/set?v="+email, "POST", "/other?v="+other)
+			a, b := Together(c, "POST", "/set?v="+email, "POST", "/other?v="+other)
 			if a.Status != 200 || b.Status != 200 {
 				t.Fatalf("pair %d: answers %d %q, %d %q", i, a.Status, a.Body, b.Status, b.Body)
 			}
@@ -38,7 +38,7 @@ func testConcurrent(t *testing.T, k kind) {
 		c.Do("POST", "/set?v=start")
 		for i := range Pairs / 4 {
 			x, y := fmt.Sprintf("x%d", i), fmt.Sprintf("y%d", i)
-			together(c, "POST", "/other?v="+x, "POST", "/other?v="+y)
+			Together(c, "POST", "/other?v="+x, "POST", "/other?v="+y)
 			if got := c.Do("GET", "/other").Body; got != x && got != y {
 				t.Fatalf("pair %d: other = %q, want %q or %q", i, got, x, y)
 			}
@@ -52,7 +52,7 @@ func testConcurrent(t *testing.T, k kind) {
 		for i := range Pairs / 4 {
 			c.Do("POST", "/set?v=a@example.com")
 			other := fmt.Sprintf("o%d", i)
-			together(c, "POST", "/delete", "POST", "/other?v="+other)
+			Together(c, "POST", "/delete", "POST", "/other?v="+other)
 			if c.Do("GET", "/get").Body != "" || c.Do("GET", "/other").Body != other {
 				lost++
 			}
@@ -67,7 +67,7 @@ func testConcurrent(t *testing.T, k kind) {
 		for i := range Pairs / 4 {
 			c := &Client{T: t, Base: app.URL}
 			c.Do("POST", "/set?v=a@example.com")
-			together(c, "POST", "/destroy", "POST", fmt.Sprintf("/other?v=o%d", i))
+			Together(c, "POST", "/destroy", "POST", fmt.Sprintf("/other?v=o%d", i))
 			if c.Do("GET", "/get").Body != "" || c.Do("GET", "/other").Body != "" {
 				back++
 			}
@@ -83,7 +83,7 @@ func testConcurrent(t *testing.T, k kind) {
 			old := &Client{T: t, Base: app.URL}
 			old.Do("POST", "/other?v=start")
 			other := fmt.Sprintf("o%d", i)
-			login, change := together(old, "POST", "/login?v=a@example.com", "POST", "/other?v="+other)
+			login, change := Together(old, "POST", "/login?v=a@example.com", "POST", "/other?v="+other)
 			if login.Status != 200 || login.SetCookie == nil {
 				t.Fatalf("pair %d: login = %d %q, cookie %v", i, login.Status, login.Body, login.SetCookie)
 			}
@@ -111,9 +111,9 @@ func testConcurrent(t *testing.T, k kind) {
 	})
 }
 
-// together sends two requests with c's cookie at the same moment and
+// Together sends two requests with c's cookie at the same moment and
 // returns their answers; c's cookie is left as it was.
-func together(c *Client, method1, path1, method2, path2 string) (Response, Response) {
+func Together(c *Client, method1, path1, method2, path2 string) (Response, Response) {
 	var r1, r2 Response
 	var wg sync.WaitGroup
 	start := make(chan struct{})
