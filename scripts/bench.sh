@@ -29,7 +29,8 @@
 #   --sessions    sessions per stack that the requests cycle through (default 200)
 #   --rounds      measure everything N times, interleaved, and report for each
 #                 stack and scenario the run with the median req/s (default 3)
-#   --scenarios   which of read, write-same, write-change, anon to run (default all)
+#   --scenarios   which of read, write-same, write-change, write-pref, anon to
+#                 run (default all)
 #   --baseline    also build sessionsvc as of GIT-REV (git archive, so the
 #                 work tree is untouched) and measure it beside the current one
 #   --peers       also measure Express 5 + express-session + connect-redis
@@ -67,7 +68,7 @@ duration=3
 conns=32
 nsessions=200
 rounds=3
-scenarios="read write-same write-change anon"
+scenarios="read write-same write-change write-pref anon"
 baselines=()
 peers=false
 profile_dir=
@@ -293,6 +294,7 @@ for scenario in $scenarios; do
     read) echo "## read: GET /get_email with a session" ;;
     write-same) echo "## write-same: POST /set_email with the address the session holds" ;;
     write-change) echo "## write-change: POST /set_email with a new address each time" ;;
+    write-pref) echo "## write-pref: POST /preferences with the other theme each time" ;;
     anon) echo "## anon: GET /get_email without a cookie" ;;
   esac
   awk -v scenario="$scenario" '

@@ -3,6 +3,8 @@
 --   write-same    POST /set_email with the address the session already holds
 --   write-change  POST /set_email with a new address every time, as browsers
 --                 that keep the session cookie each response sets
+--   write-pref    POST /preferences with the theme the session does not hold
+--                 (dark and light in turn): a change of one value, no renewal
 --   anon          GET /get_email without a cookie
 -- SESSIONS_FILE has one session per line: "<cookie name=value> <email>".
 -- Requests cycle through the sessions; each thread starts at its own offset.
@@ -65,6 +67,11 @@ function request()
   end
   if scenario == "read" then
     return wrk.format("GET", "/get_email", { Cookie = s.cookie })
+  end
+  if scenario == "write-pref" then
+    form.Cookie = s.cookie
+    local theme = ({ "dark", "light" })[math.floor(n / half) % 2 + 1]
+    return wrk.format("POST", "/preferences", form, "theme=" .. theme)
   end
   local email, cookie = s.email, s.cookie
   if scenario == "write-change" then

@@ -2,8 +2,9 @@
 // sessionsvc is measured against, rendering the same pages from web/:
 //
 //   - ceiling: Gin with no session store at all; GET /get_email greets a
-//     fixed address when a session cookie is present, POST /set_email only
-//     checks the form and redirects. Nothing can be faster with these pages.
+//     fixed address when a session cookie is present, POST /set_email and
+//     POST /preferences only check the form and redirect. Nothing can be
+//     faster with these pages.
 //   - ceiling-logged: the same, with what sessionsvc adds to every page
 //     besides sessions: its headers (Content-Security-Policy,
 //     X-Content-Type-Options, Referrer-Policy, X-Frame-Options, X-Request-Id;
@@ -71,6 +72,7 @@ func main() {
 	case "ceiling":
 		r.GET("/get_email", app.ceilingGet)
 		r.POST("/set_email", app.ceilingSet)
+		r.POST("/preferences", app.ceilingPreferences)
 	case "ceiling-logged":
 		app.vary = true
 		logger, _ := logbuf.NewLogger(os.Stdout, true) // never closed: the process ends by a signal
@@ -78,6 +80,7 @@ func main() {
 		g := r.Group("/", noStore)
 		g.GET("/get_email", app.ceilingGet)
 		g.POST("/set_email", app.ceilingSet)
+		g.POST("/preferences", app.ceilingPreferences)
 	case "stock-tuned", "stock-readme":
 		var store sredis.Store
 		if *stack == "stock-readme" {
@@ -101,6 +104,7 @@ func main() {
 		g := r.Group("/", sessions.Sessions("session", store))
 		g.GET("/get_email", app.stockGet)
 		g.POST("/set_email", app.stockSet)
+		g.POST("/preferences", app.stockPreferences)
 	default:
 		log.Fatalf("unknown stack %q", *stack)
 	}
@@ -171,6 +175,22 @@ func (a *app) ceilingSet(c *gin.Context) {
 	}
 }
 
+// formTheme returns the posted theme, or "" after answering 400.
+func formTheme(c *gin.Context) string {
+	theme := c.PostForm("theme")
+	if theme != "light" && theme != "dark" {
+		c.String(http.StatusBadRequest, "theme: want light or dark")
+		return ""
+	}
+	return theme
+}
+
+func (a *app) ceilingPreferences(c *gin.Context) {
+	if formTheme(c) != "" {
+		c.Redirect(http.StatusSeeOther, "/get_email")
+	}
+}
+
 func (a *app) stockGet(c *gin.Context) {
 	email, _ := sessions.Default(c).Get("email").(string)
 	a.render(c, http.StatusOK, "get_email", emailPage{Email: email})
@@ -183,6 +203,20 @@ func (a *app) stockSet(c *gin.Context) {
 	}
 	s := sessions.Default(c)
 	s.Set("email", email)
+	if err := s.Save(); err != nil {
+		c.String(http.StatusServiceUnavailable, "save session: %v", err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/get_email")
+}
+
+func (a *app) stockPreferences(c *gin.Context) {
+	theme := formTheme(c)
+	if theme == "" {
+		return
+	}
+	s := sessions.Default(c)
+	s.Set("theme", theme)
 	if err := s.Save(); err != nil {
 		c.String(http.StatusServiceUnavailable, "save session: %v", err)
 		return
