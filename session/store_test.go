@@ -1,7 +1,9 @@
 package session_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -75,3 +77,40 @@ func FuzzCookie(f *testing.F) {
 }
 
 func BenchmarkStore(b *testing.B) { sessiontest.Bench(b, nil) }
+
+// busy is a real store into which another request always writes first:
+// before each conditional write it stores a new value under that key.
+type busy struct {
+	*dirstore.Backend
+	n int
+}
+
+func (b *busy) Write(ctx context.Context, recs ...session.Record) error {
+	for _, r := range recs {
+		if r.Loaded != nil {
+			b.n++
+			b.Backend.Write(ctx, session.Record{Key: r.Key, Data: fmt.Appendf(nil, `{"other":"%d"}`, b.n), TTL: time.Hour})
+		}
+	}
+	return b.Backend.Write(ctx, recs...)
+}
+
+// TestSaveGivesUpOnEndlessConflicts: a save that finds the session changed
+// by others at every try gives up after a bounded number of tries, as the
+// store being unavailable (503), having written nothing of its own.
+func TestSaveGivesUpOnEndlessConflicts(t *testing.T) {
+	dir, err := dirstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dir.Close() })
+	b := &busy{Backend: dir}
+	c := &sessiontest.Client{T: t, Base: sessiontest.NewApp(t, sessiontest.NewStore(t, b, nil)).URL}
+	c.Do("POST", "/set?v=a@example.com")
+	c.Want("POST", "/set?v=b@example.com", 503, "unavailable")
+	if b.n != 11 {
+		t.Errorf("%d tries, want 11", b.n)
+	}
+	c.Want("GET", "/get", 200, "") // the other request's last value only
+	c.Want("GET", "/other", 200, "11")
+}
