@@ -49,7 +49,7 @@ func New() *Metrics {
 	}, []string{"method", "route", "status"})
 	storeOps := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "sessionsvc_store_operation_duration_seconds",
-		Help:    "Session store operations by kind (load, refresh, save, delete), failed ones included, with their latency.",
+		Help:    "Session store operations by kind (load, refresh, save, delete; conflict: a write that found the session changed by another request, and was merged and written again), failed ones included, with their latency.",
 		Buckets: latencyBuckets,
 	}, []string{"op"})
 	storeErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -62,7 +62,7 @@ func New() *Metrics {
 	}, []string{"event"})
 	// Every series exists from the start, at zero, so that rates work from
 	// the first scrape.
-	for _, op := range []session.Op{session.OpLoad, session.OpRefresh, session.OpSave, session.OpDelete} {
+	for _, op := range []session.Op{session.OpLoad, session.OpRefresh, session.OpSave, session.OpDelete, session.OpConflict} {
 		m.storeOps[op] = storeOps.WithLabelValues(string(op))
 		m.storeErrors[op] = storeErrors.WithLabelValues(string(op))
 	}

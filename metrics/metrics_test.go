@@ -44,6 +44,7 @@ func TestStoreAndSessionSeries(t *testing.T) {
 	for _, s := range []string{
 		`sessionsvc_store_errors_total{op="refresh"} 0`,
 		`sessionsvc_store_operation_duration_seconds_count{op="delete"} 0`,
+		`sessionsvc_store_operation_duration_seconds_count{op="conflict"} 0`,
 		`sessionsvc_sessions_total{event="renewed"} 0`,
 	} {
 		if !strings.Contains(out, s) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,7 +98,8 @@ func (b *busy) Write(ctx context.Context, recs ...session.Record) error {
 
 // TestSaveGivesUpOnEndlessConflicts: a save that finds the session changed
 // by others at every try gives up after a bounded number of tries, as the
-// store being unavailable (503), having written nothing of its own.
+// store being unavailable (503), having written nothing of its own. Each
+// try is observed as a conflict, not as a failure of the store.
 func TestSaveGivesUpOnEndlessConflicts(t *testing.T) {
 	dir, err := dirstore.New(t.TempDir())
 	if err != nil {
@@ -105,12 +107,29 @@ func TestSaveGivesUpOnEndlessConflicts(t *testing.T) {
 	}
 	t.Cleanup(func() { dir.Close() })
 	b := &busy{Backend: dir}
-	c := &sessiontest.Client{T: t, Base: sessiontest.NewApp(t, sessiontest.NewStore(t, b, nil)).URL}
+	var mu sync.Mutex
+	observed := map[session.Op]int{}
+	store := sessiontest.NewStore(t, b, func(c *session.Config) {
+		c.Observe = func(op session.Op, _ time.Duration, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			observed[op]++
+			if err != nil {
+				t.Errorf("%s observed with error %v", op, err)
+			}
+		}
+	})
+	c := &sessiontest.Client{T: t, Base: sessiontest.NewApp(t, store).URL}
 	c.Do("POST", "/set?v=a@example.com")
 	c.Want("POST", "/set?v=b@example.com", 503, "unavailable")
 	if b.n != 11 {
 		t.Errorf("%d tries, want 11", b.n)
 	}
+	mu.Lock()
+	if observed[session.OpConflict] != 11 || observed[session.OpSave] != 1 {
+		t.Errorf("observed %v, want 11 conflicts and the first save", observed)
+	}
+	mu.Unlock()
 	c.Want("GET", "/get", 200, "") // the other request's last value only
 	c.Want("GET", "/other", 200, "11")
 }

@@ -4,7 +4,8 @@
 --   write-change  POST /set_email with a new address every time, as browsers
 --                 that keep the session cookie each response sets
 --   write-pref    POST /preferences with the theme the session does not hold
---                 (dark and light in turn): a change of one value, no renewal
+--                 (dark and light in turn): a change of one value, no renewal;
+--                 no two requests in flight share a session
 --   anon          GET /get_email without a cookie
 -- SESSIONS_FILE has one session per line: "<cookie name=value> <email>".
 -- Requests cycle through the sessions; each thread starts at its own offset.
@@ -69,8 +70,11 @@ function request()
     return wrk.format("GET", "/get_email", { Cookie = s.cookie })
   end
   if scenario == "write-pref" then
-    form.Cookie = s.cookie
-    local theme = ({ "dark", "light" })[math.floor(n / half) % 2 + 1]
+    -- Each thread has its own sessions (every other one), and changes
+    -- each in turn, so that no two requests in flight share a session.
+    local per = math.max(1, math.floor(half / 2))
+    form.Cookie = sessions[((n % per) * 2 + tid % 2) % half + 1].cookie
+    local theme = ({ "dark", "light" })[math.floor(n / per) % 2 + 1]
     return wrk.format("POST", "/preferences", form, "theme=" .. theme)
   end
   local email, cookie = s.email, s.cookie
