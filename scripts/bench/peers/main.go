@@ -197,26 +197,21 @@ func (a *app) stockGet(c *gin.Context) {
 }
 
 func (a *app) stockSet(c *gin.Context) {
-	email := a.formEmail(c)
-	if email == "" {
-		return
+	if email := a.formEmail(c); email != "" {
+		stockSave(c, "email", email)
 	}
-	s := sessions.Default(c)
-	s.Set("email", email)
-	if err := s.Save(); err != nil {
-		c.String(http.StatusServiceUnavailable, "save session: %v", err)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/get_email")
 }
 
 func (a *app) stockPreferences(c *gin.Context) {
-	theme := formTheme(c)
-	if theme == "" {
-		return
+	if theme := formTheme(c); theme != "" {
+		stockSave(c, "theme", theme)
 	}
+}
+
+// stockSave sets key to value in the session, saves it and redirects.
+func stockSave(c *gin.Context, key, value string) {
 	s := sessions.Default(c)
-	s.Set("theme", theme)
+	s.Set(key, value)
 	if err := s.Save(); err != nil {
 		c.String(http.StatusServiceUnavailable, "save session: %v", err)
 		return
