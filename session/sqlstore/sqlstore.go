@@ -46,6 +46,9 @@ type Config struct {
 	PoolSize int
 	// SweepEvery is how often expired rows are deleted (a minute when zero).
 	SweepEvery time.Duration
+	// Address says where the database is, for readiness details (never
+	// a password).
+	Address string
 }
 
 // Backend keeps sessions in a SQL table. It is safe for concurrent use.
@@ -62,11 +65,10 @@ type Backend struct {
 
 // Backend's abilities (see session/backend.go).
 var (
-	_ session.Backend      = (*Backend)(nil)
-	_ session.Lister       = (*Backend)(nil)
-	_ session.Inspector    = (*Backend)(nil)
-	_ session.Describer    = (*Backend)(nil)
-	_ session.PoolReporter = (*Backend)(nil)
+	_ session.Backend   = (*Backend)(nil)
+	_ session.Lister    = (*Backend)(nil)
+	_ session.Inspector = (*Backend)(nil)
+	_ session.Describer = (*Backend)(nil)
 )
 
 // New returns a Backend and starts its sweeper; Close stops it. It does
@@ -405,13 +407,12 @@ func (b *Backend) Close() error {
 	return b.db.Close()
 }
 
-// Describe implements session.Describer.
+// Describe implements session.Describer: the database (Config.Address),
+// the dialect and the table.
 func (b *Backend) Describe() map[string]string {
-	return map[string]string{"dialect": b.cfg.Dialect, "table": qualified(b.cfg.Schema, b.cfg.Table)}
-}
-
-// PoolStats implements session.PoolReporter.
-func (b *Backend) PoolStats() session.PoolStats {
-	s := b.db.Stats()
-	return session.PoolStats{Active: s.OpenConnections, Idle: s.Idle, Waits: s.WaitCount, WaitTime: s.WaitDuration}
+	d := map[string]string{"dialect": b.cfg.Dialect, "table": qualified(b.cfg.Schema, b.cfg.Table)}
+	if b.cfg.Address != "" {
+		d["address"] = b.cfg.Address
+	}
+	return d
 }
