@@ -36,8 +36,13 @@ const (
 // NamePrefix begins the name of every database this package creates.
 const NamePrefix = "sessionsvc_test_"
 
-// timeout bounds each statement on the server, connecting included.
-const timeout = 10 * time.Second
+// Bounds on the server's answers. Making a database writes a copy of the
+// template and waits for it to reach the disk, which takes seconds on a busy
+// machine.
+const (
+	connectTimeout = 10 * time.Second
+	timeout        = 2 * time.Minute
+)
 
 // Postgres creates a database of the test's own on the PostgreSQL at
 // TEST_POSTGRES_URL (default DefaultPostgresURL; the user needs CREATEDB),
@@ -52,19 +57,13 @@ func Postgres(t testing.TB) string {
 		t.Fatal(err)
 	}
 	name := NamePrefix + randomHex(8)
-	err = postgresAdmin(base, func(ctx context.Context, db *sql.DB) error {
-		if err := db.PingContext(ctx); err != nil {
-			return fmt.Errorf("sqltest: cannot reach PostgreSQL at %s: %w\n%s", base.Redacted(), err, missingPostgres)
-		}
-		if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-			return fmt.Errorf("sqltest: create database on %s (its user needs CREATEDB): %w", base.Redacted(), err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var reached bool
+	// Before the creation, which may succeed on the server after failing
+	// here (e.g. timing out).
 	t.Cleanup(func() {
+		if !reached {
+			return
+		}
 		err := postgresAdmin(base, func(ctx context.Context, db *sql.DB) error {
 			_, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 			return err
@@ -73,6 +72,21 @@ func Postgres(t testing.TB) string {
 			t.Errorf("sqltest: drop database %s: %v", name, err)
 		}
 	})
+	err = postgresAdmin(base, func(ctx context.Context, db *sql.DB) error {
+		pingCtx, cancel := context.WithTimeout(ctx, connectTimeout)
+		defer cancel()
+		if err := db.PingContext(pingCtx); err != nil {
+			return fmt.Errorf("sqltest: cannot reach PostgreSQL at %s: %w\n%s", base.Redacted(), err, missingPostgres)
+		}
+		reached = true
+		if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+			return fmt.Errorf("sqltest: create database on %s (its user needs CREATEDB): %w", base.Redacted(), err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	u := *base
 	u.Scheme = "postgres"
 	u.Path, u.RawPath = "/"+name, ""
@@ -120,19 +134,13 @@ func MySQL(t testing.TB) string {
 		t.Fatal(err)
 	}
 	name := NamePrefix + randomHex(8)
-	err = mysqlAdmin(cfg, func(ctx context.Context, db *sql.DB) error {
-		if err := db.PingContext(ctx); err != nil {
-			return fmt.Errorf("sqltest: cannot reach MariaDB/MySQL at %s: %w\n%s", u.Redacted(), err, missingMySQL)
-		}
-		if _, err := db.ExecContext(ctx, "CREATE DATABASE `"+name+"`"); err != nil {
-			return fmt.Errorf("sqltest: create database on %s (its user needs CREATE on %s%%): %w", u.Redacted(), NamePrefix, err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var reached bool
+	// Before the creation, which may succeed on the server after failing
+	// here (e.g. timing out).
 	t.Cleanup(func() {
+		if !reached {
+			return
+		}
 		err := mysqlAdmin(cfg, func(ctx context.Context, db *sql.DB) error {
 			_, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`")
 			return err
@@ -141,6 +149,21 @@ func MySQL(t testing.TB) string {
 			t.Errorf("sqltest: drop database %s: %v", name, err)
 		}
 	})
+	err = mysqlAdmin(cfg, func(ctx context.Context, db *sql.DB) error {
+		pingCtx, cancel := context.WithTimeout(ctx, connectTimeout)
+		defer cancel()
+		if err := db.PingContext(pingCtx); err != nil {
+			return fmt.Errorf("sqltest: cannot reach MariaDB/MySQL at %s: %w\n%s", u.Redacted(), err, missingMySQL)
+		}
+		reached = true
+		if _, err := db.ExecContext(ctx, "CREATE DATABASE `"+name+"`"); err != nil {
+			return fmt.Errorf("sqltest: create database on %s (its user needs CREATE on %s%%): %w", u.Redacted(), NamePrefix, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := url.URL{Scheme: "mysql", User: u.User, Host: cfg.Addr, Path: "/" + name, RawQuery: u.RawQuery}
 	return out.String()
 }
@@ -191,7 +214,7 @@ func parseMySQLURL(raw string) (*url.URL, *mysql.Config, error) {
 			return nil, nil, err
 		}
 	}
-	cfg.Timeout = timeout
+	cfg.Timeout = connectTimeout
 	return u, cfg, nil
 }
 
