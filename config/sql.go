@@ -33,6 +33,10 @@ type SQLURL struct {
 	Address string
 }
 
+// sqlURLForms are the shapes SQLALCHEMY_DATABASE_URI accepts, as its
+// errors say.
+const sqlURLForms = "postgresql://user:password@host[:port]/db[?sslmode=require&...], mysql://user:password@host[:port]/db[?charset=utf8mb4&...] (or mariadb://), sqlite:///relative/path.db or sqlite:////absolute/path.db; a +driver after the scheme (postgresql+psycopg2) is ignored"
+
 // alnum are the ASCII letters and digits.
 const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -384,4 +388,39 @@ func redactSQL(raw string) string {
 		}
 	}
 	return base + "?" + strings.Join(params, "&")
+}
+
+// checkSQL checks the SQL store's settings and makes SQL the database in
+// effect: SessionSQL when SESSION_SQLALCHEMY_DATABASE_URI is set (Load then
+// does not read SQLALCHEMY_DATABASE_URI).
+func (c *Config) checkSQL(vars map[string]string) error {
+	uriVar := "SQLALCHEMY_DATABASE_URI"
+	if vars["SESSION_SQLALCHEMY_DATABASE_URI"] != "" {
+		uriVar, c.SQL = "SESSION_SQLALCHEMY_DATABASE_URI", c.SessionSQL
+	}
+	if c.SessionType == "sqlalchemy" && c.SQL.Dialect == "" {
+		return &Error{uriVar, `""`, "required when SESSION_TYPE=sqlalchemy: want a database URL such as postgresql://user:password@host:5432/db, mysql://user:password@host:3306/db or sqlite:///path.db"}
+	}
+	for _, v := range []struct{ name, value string }{
+		{"SESSION_SQLALCHEMY_TABLE", c.SQLTable},
+		{"SESSION_SQLALCHEMY_SCHEMA", c.SQLSchema},
+	} {
+		if v.value != "" && !plainIdentifier(v.value) {
+			return &Error{v.name, strconv.Quote(v.value), "want a plain SQL name: ASCII letters, digits and _, not starting with a digit, at most 63 bytes"}
+		}
+	}
+	if c.SQLSchema != "" && c.SQL.Dialect != "" && c.SQL.Dialect != "postgres" {
+		return &Error{"SESSION_SQLALCHEMY_SCHEMA", strconv.Quote(c.SQLSchema), "PostgreSQL only, and " + uriVar + " is a " + c.SQL.Dialect + " database: leave it empty"}
+	}
+	return nil
+}
+
+// plainIdentifier reports whether s is a plain SQL identifier, the same in
+// PostgreSQL, MySQL and SQLite: ASCII letters, digits and underscores, not
+// starting with a digit, at most 63 bytes (PostgreSQL's limit).
+func plainIdentifier(s string) bool {
+	if s == "" || len(s) > 63 || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	return strings.Trim(s, alnum+"_") == ""
 }
