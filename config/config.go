@@ -42,7 +42,8 @@ type Config struct {
 	SecretKeyFallbacks []string `env:"SECRET_KEY_FALLBACKS"`
 	GeneratedSecret    bool
 
-	// SessionType is redis, filesystem or cookie ("null" is read as cookie).
+	// SessionType is redis, sqlalchemy, filesystem or cookie ("sql" is read
+	// as sqlalchemy, "null" as cookie).
 	SessionType string `env:"SESSION_TYPE" envDefault:"filesystem"`
 	Permanent   bool   `env:"SESSION_PERMANENT" envDefault:"true"`
 	UseSigner   bool   `env:"SESSION_USE_SIGNER" envDefault:"false"`
@@ -74,6 +75,26 @@ type Config struct {
 	// certificate (rediss://); empty means the system's roots.
 	RedisCAFile string         `env:"SESSION_REDIS_CA_FILE"`
 	RedisCAs    *x509.CertPool // RedisCAFile, parsed
+
+	// SQL is the database of SESSION_TYPE=sqlalchemy, parsed (its String
+	// hides the password): SESSION_SQLALCHEMY_DATABASE_URI when that is
+	// set, else SQLALCHEMY_DATABASE_URI, Flask-SQLAlchemy's setting, which
+	// the service may share with a Flask application. Dialect is "" when
+	// neither is set.
+	SQL SQLURL `env:"SQLALCHEMY_DATABASE_URI"`
+	// SessionSQL is SESSION_SQLALCHEMY_DATABASE_URI, parsed: a database for
+	// the sessions other than the application's. When it is set, Load
+	// copies it to SQL and does not read SQLALCHEMY_DATABASE_URI, which
+	// may then be in a form this service does not take.
+	SessionSQL SQLURL `env:"SESSION_SQLALCHEMY_DATABASE_URI"`
+	// SQLTable and SQLSchema name the sessions' table, and its PostgreSQL
+	// schema (empty: the search path's); plain SQL identifiers.
+	SQLTable  string `env:"SESSION_SQLALCHEMY_TABLE" envDefault:"sessions"`
+	SQLSchema string `env:"SESSION_SQLALCHEMY_SCHEMA"`
+	// SQLTimeout bounds every query; SQLPoolSize is the most connections to
+	// the database at once.
+	SQLTimeout  time.Duration `env:"SESSION_SQLALCHEMY_TIMEOUT" envDefault:"500ms"`
+	SQLPoolSize int           `env:"SESSION_SQLALCHEMY_POOL_SIZE" envDefault:"10"`
 
 	CookieName     string `env:"SESSION_COOKIE_NAME" envDefault:"session"`
 	CookieDomain   string `env:"SESSION_COOKIE_DOMAIN"`
@@ -154,6 +175,11 @@ func Load(environ []string) (Config, error) {
 		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
 			vars[k] = v
 		}
+	}
+	// SESSION_SQLALCHEMY_DATABASE_URI replaces SQLALCHEMY_DATABASE_URI,
+	// which is then the application's business only.
+	if vars["SESSION_SQLALCHEMY_DATABASE_URI"] != "" {
+		delete(vars, "SQLALCHEMY_DATABASE_URI")
 	}
 	var c Config
 	if err := env.ParseWithOptions(&c, env.Options{Environment: vars, FuncMap: parsers()}); err != nil {
@@ -247,6 +273,13 @@ func parsers() map[reflect.Type]env.ParserFunc {
 			}
 			return u, nil
 		},
+		reflect.TypeFor[SQLURL](): func(s string) (any, error) {
+			u, err := ParseSQLURL(s)
+			if err != nil {
+				return nil, &Error{Value: strconv.Quote(redactSQL(s)), Want: err.Error() + "; want " + sqlURLForms}
+			}
+			return u, nil
+		},
 	}
 }
 
@@ -336,10 +369,13 @@ func (c *Config) check(vars map[string]string) error {
 	if c.Mode, err = oneOf("GIN_MODE", c.Mode, "debug", "release"); err != nil {
 		return err
 	}
-	if c.SessionType, err = oneOf("SESSION_TYPE", c.SessionType, "redis", "filesystem", "cookie", "null"); err != nil {
+	if c.SessionType, err = oneOf("SESSION_TYPE", c.SessionType, "redis", "sqlalchemy", "sql", "filesystem", "cookie", "null"); err != nil {
 		return err
 	}
-	if c.SessionType == "null" {
+	switch c.SessionType {
+	case "sql":
+		c.SessionType = "sqlalchemy"
+	case "null":
 		c.SessionType = "cookie"
 	}
 	for _, n := range []struct {
@@ -355,6 +391,8 @@ func (c *Config) check(vars map[string]string) error {
 		{"SESSION_REDIS_TIMEOUT", int64(c.RedisTimeout), true},
 		{"SESSION_REDIS_POOL_SIZE", int64(c.RedisPoolSize), false},
 		{"SESSION_REDIS_MIN_REPLICAS", int64(c.RedisMinReplicas), false},
+		{"SESSION_SQLALCHEMY_TIMEOUT", int64(c.SQLTimeout), true},
+		{"SESSION_SQLALCHEMY_POOL_SIZE", int64(c.SQLPoolSize), false},
 		{"SHUTDOWN_TIMEOUT", int64(c.ShutdownTimeout), true},
 		{"HSTS_MAX_AGE", int64(c.HSTSMaxAge), true},
 	} {
@@ -438,6 +476,9 @@ func (c *Config) check(vars map[string]string) error {
 		if n, _ := strconv.Atoi(port); n == c.Port && (host == c.Host || host == "" || isUnspecified(host) || isUnspecified(c.Host)) {
 			return &Error{"METRICS_ADDR", strconv.Quote(c.MetricsAddr), "must not share the public address HOST:PORT: metrics need a listener of their own"}
 		}
+	}
+	if err := c.checkSQL(vars); err != nil {
+		return err
 	}
 	if c.RedisCAFile != "" {
 		pem, err := os.ReadFile(c.RedisCAFile)

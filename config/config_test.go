@@ -37,6 +37,8 @@ func TestDefaults(t *testing.T) {
 		"AbsoluteLifetime": time.Duration(0), "RenewGrace": 5 * time.Second, "HashIDs": false,
 		"MaxSize": 4096, "RedisCAFile": "", "TrustedProxies": []netip.Prefix(nil), "ClearSiteData": false,
 		"HSTSMaxAge": 365 * 24 * time.Hour,
+		"SQL":        SQLURL{}, "SessionSQL": SQLURL{}, "SQLTable": "sessions", "SQLSchema": "",
+		"SQLTimeout": 500 * time.Millisecond, "SQLPoolSize": 10,
 	}
 	v := reflect.ValueOf(c)
 	for field, w := range want {
@@ -59,6 +61,21 @@ func TestValues(t *testing.T) {
 		{"PERMANENT_SESSION_LIFETIME=60", "Lifetime", time.Minute},
 		{"SESSION_TYPE=null", "SessionType", "cookie"},
 		{"SESSION_TYPE=REDIS", "SessionType", "redis"},
+		{"SESSION_TYPE=sql\x00SQLALCHEMY_DATABASE_URI=sqlite:///s.db", "SessionType", "sqlalchemy"},
+		{"SESSION_TYPE=SQLAlchemy\x00SQLALCHEMY_DATABASE_URI=sqlite:///s.db", "SessionType", "sqlalchemy"},
+		{"SESSION_TYPE=sqlalchemy\x00SQLALCHEMY_DATABASE_URI=postgresql://u:pw@db/app", "SQL.DSN", "postgres://u:pw@db:5432/app"},
+		{"SQLALCHEMY_DATABASE_URI=mysql://u:pw@db/app", "SQL.DSN", "u:pw@tcp(db:3306)/app"},
+		{"SESSION_SQLALCHEMY_DATABASE_URI=sqlite:////var/lib/s.db", "SQL.DSN", "/var/lib/s.db"},
+		{"SQLALCHEMY_DATABASE_URI=postgresql://u:pw@db/app\x00SESSION_SQLALCHEMY_DATABASE_URI=sqlite:///s.db", "SQL.DSN", "s.db"},
+		{"SQLALCHEMY_DATABASE_URI=postgresql://u:pw@db/app\x00SESSION_SQLALCHEMY_DATABASE_URI=sqlite:///s.db", "SessionSQL.DSN", "s.db"},
+		{"SESSION_TYPE=sqlalchemy\x00SQLALCHEMY_DATABASE_URI=mssql+pyodbc://u:pw@db/app\x00SESSION_SQLALCHEMY_DATABASE_URI=sqlite:///s.db", "SQL.DSN", "s.db"},
+		{"SESSION_TYPE=redis\x00SESSION_SQLALCHEMY_TABLE=flask_sessions", "SQLTable", "flask_sessions"},
+		{"SQLALCHEMY_DATABASE_URI=postgresql://db/app\x00SESSION_SQLALCHEMY_SCHEMA=_Sessions1", "SQLSchema", "_Sessions1"},
+		{"SESSION_SQLALCHEMY_SCHEMA=web", "SQLSchema", "web"},
+		{"SESSION_SQLALCHEMY_TABLE=" + strings.Repeat("t", 63), "SQLTable", strings.Repeat("t", 63)},
+		{"SESSION_SQLALCHEMY_POOL_SIZE=4", "SQLPoolSize", 4},
+		{"SESSION_SQLALCHEMY_TIMEOUT=2", "SQLTimeout", 2 * time.Second},
+		{"SESSION_SQLALCHEMY_TIMEOUT=250ms", "SQLTimeout", 250 * time.Millisecond},
 		{"SESSION_PERMANENT=false", "Permanent", false},
 		{"SESSION_USE_SIGNER=1", "UseSigner", true},
 		{"SESSION_COOKIE_SAMESITE=strict", "SameSite", http.SameSiteStrictMode},
@@ -116,6 +133,12 @@ const (
 	wantPath   = `want a path of printable ASCII characters but ";", starting with "/"`
 )
 
+const (
+	sqlForms    = "postgresql://user:password@host[:port]/db[?sslmode=require&...], mysql://user:password@host[:port]/db[?charset=utf8mb4&...] (or mariadb://), sqlite:///relative/path.db or sqlite:////absolute/path.db; a +driver after the scheme (postgresql+psycopg2) is ignored"
+	wantSQLURL  = "required when SESSION_TYPE=sqlalchemy: want a database URL such as postgresql://user:password@host:5432/db, mysql://user:password@host:3306/db or sqlite:///path.db"
+	wantSQLName = "want a plain SQL name: ASCII letters, digits and _, not starting with a digit, at most 63 bytes"
+)
+
 const redisForms = "redis://[user:password@]host[:port][/db], rediss://... for TLS, unix:///path/to/socket[?db=N], or redis-sentinel://[[user:]password@]host[:port][,host2[:port2]...][/db]#mastername"
 
 func TestErrors(t *testing.T) {
@@ -127,7 +150,30 @@ func TestErrors(t *testing.T) {
 		{"PORT=http", `PORT="http": want a whole number of at least 1`},
 		{"PORT=70000", `PORT="70000": want a port number from 1 to 65535`},
 		{"GIN_MODE=prod", `GIN_MODE="prod": accepted values are debug, release`},
-		{"SESSION_TYPE=mongodb", `SESSION_TYPE="mongodb": accepted values are redis, filesystem, cookie, null`},
+		{"SESSION_TYPE=mongodb", `SESSION_TYPE="mongodb": accepted values are redis, sqlalchemy, sql, filesystem, cookie, null`},
+		{"SESSION_TYPE=sqlalchemy", `SQLALCHEMY_DATABASE_URI="": ` + wantSQLURL},
+		{"SESSION_TYPE=sql\x00SESSION_SQLALCHEMY_DATABASE_URI=", `SQLALCHEMY_DATABASE_URI="": ` + wantSQLURL},
+		{"SQLALCHEMY_DATABASE_URI=oracle://u:hunter2@db/app", `SQLALCHEMY_DATABASE_URI="oracle://u:xxxxx@db/app": scheme must be postgresql, postgres, mysql, mariadb or sqlite; want ` + sqlForms},
+		{"SESSION_TYPE=redis\x00SQLALCHEMY_DATABASE_URI=postgresql://u:hunter2@db", `SQLALCHEMY_DATABASE_URI="postgresql://u:xxxxx@db": no database name: end the URL with /dbname; want ` + sqlForms},
+		{"SQLALCHEMY_DATABASE_URI=postgresql://u:hunter2@/app", `SQLALCHEMY_DATABASE_URI="postgresql://u:xxxxx@/app": no host: want @host[:port], or ?host=/path/to/socket/dir; want ` + sqlForms},
+		{"SQLALCHEMY_DATABASE_URI=mysql+pymysql://u:hunter2@db", `SQLALCHEMY_DATABASE_URI="mysql+pymysql://u:xxxxx@db": no database name: end the URL with /dbname; want ` + sqlForms},
+		{"SQLALCHEMY_DATABASE_URI=mysql://u:hunter2@db/app?autocommit=1", `SQLALCHEMY_DATABASE_URI="mysql://u:xxxxx@db/app?autocommit=1": unknown option "autocommit": mysql URLs take charset, connect_timeout, ssl_mode, unix_socket; want ` + sqlForms},
+		{"SQLALCHEMY_DATABASE_URI=sqlite://", `SQLALCHEMY_DATABASE_URI="sqlite://": no file: an in-memory database would be one per connection; want sqlite:///relative/path.db or sqlite:////absolute/path.db; want ` + sqlForms},
+		{"SQLALCHEMY_DATABASE_URI=postgresql://db:0/app?password=hunter2", `SQLALCHEMY_DATABASE_URI="postgresql://db:0/app?password=xxxxx": port "0" is not a port number; want ` + sqlForms},
+		{"SQLALCHEMY_DATABASE_URI=postgresql://u:pw@db/app\x00SESSION_SQLALCHEMY_DATABASE_URI=mysql://u:hunter2@db/app?ssl=1", `SESSION_SQLALCHEMY_DATABASE_URI="mysql://u:xxxxx@db/app?ssl=1": unknown option "ssl": mysql URLs take charset, connect_timeout, ssl_mode, unix_socket; want ` + sqlForms},
+		{"SESSION_TYPE=sqlalchemy\x00SESSION_SQLALCHEMY_DATABASE_URI=sqlite:///x.db?mode=ro", `SESSION_SQLALCHEMY_DATABASE_URI="sqlite:///x.db?mode=ro": a sqlite URL takes no options; want ` + sqlForms},
+		{"SESSION_SQLALCHEMY_TABLE=1sessions", `SESSION_SQLALCHEMY_TABLE="1sessions": ` + wantSQLName},
+		{"SESSION_SQLALCHEMY_TABLE=app.sessions", `SESSION_SQLALCHEMY_TABLE="app.sessions": ` + wantSQLName},
+		{"SESSION_SQLALCHEMY_TABLE=sessions;drop", `SESSION_SQLALCHEMY_TABLE="sessions;drop": ` + wantSQLName},
+		{"SESSION_SQLALCHEMY_TABLE=séances", `SESSION_SQLALCHEMY_TABLE="séances": ` + wantSQLName},
+		{"SESSION_SQLALCHEMY_TABLE=" + strings.Repeat("t", 64), `SESSION_SQLALCHEMY_TABLE="` + strings.Repeat("t", 64) + `": ` + wantSQLName},
+		{"SESSION_SQLALCHEMY_SCHEMA=my-schema", `SESSION_SQLALCHEMY_SCHEMA="my-schema": ` + wantSQLName},
+		{"SQLALCHEMY_DATABASE_URI=mysql://u:hunter2@db/app\x00SESSION_SQLALCHEMY_SCHEMA=web", `SESSION_SQLALCHEMY_SCHEMA="web": PostgreSQL only, and SQLALCHEMY_DATABASE_URI is a mysql database: leave it empty`},
+		{"SQLALCHEMY_DATABASE_URI=postgresql://db/app\x00SESSION_SQLALCHEMY_DATABASE_URI=sqlite:///s.db\x00SESSION_SQLALCHEMY_SCHEMA=web", `SESSION_SQLALCHEMY_SCHEMA="web": PostgreSQL only, and SESSION_SQLALCHEMY_DATABASE_URI is a sqlite database: leave it empty`},
+		{"SESSION_SQLALCHEMY_POOL_SIZE=0", `SESSION_SQLALCHEMY_POOL_SIZE="0": want a whole number of at least 1`},
+		{"SESSION_SQLALCHEMY_POOL_SIZE=ten", `SESSION_SQLALCHEMY_POOL_SIZE="ten": want a whole number of at least 1`},
+		{"SESSION_SQLALCHEMY_TIMEOUT=0", `SESSION_SQLALCHEMY_TIMEOUT="0": want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)`},
+		{"SESSION_SQLALCHEMY_TIMEOUT=-1s", `SESSION_SQLALCHEMY_TIMEOUT="-1s": want a positive duration: whole seconds (3600) or a Go duration (1h30m, 500ms)`},
 		{"SESSION_PERMANENT=yes", `SESSION_PERMANENT="yes": accepted values are true or false`},
 		{"SESSION_USE_SIGNER=on", `SESSION_USE_SIGNER="on": accepted values are true or false`},
 		{"SESSION_REFRESH_EACH_REQUEST=2", `SESSION_REFRESH_EACH_REQUEST="2": accepted values are true or false`},

@@ -18,7 +18,7 @@ func FuzzLoad(f *testing.F) {
 			names = append(names, name)
 		}
 	}
-	for i, seed := range []string{"", "0", "-1", "true", "1h", "redis://u:pw@h:1/2", "rediss://[::1", "None", "__Host-x", "\x00", "9223372036854775807", "1e9h"} {
+	for i, seed := range []string{"", "0", "-1", "true", "1h", "redis://u:pw@h:1/2", "rediss://[::1", "None", "__Host-x", "\x00", "9223372036854775807", "1e9h", "postgresql://u:pw@h/db", "mysql+pymysql://u:pw@h/db?charset=utf8mb4", "sqlite:///s.db", "sql"} {
 		f.Add(uint8(i), seed)
 	}
 	f.Fuzz(func(t *testing.T, which uint8, value string) {
