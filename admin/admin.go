@@ -19,6 +19,7 @@ import (
 
 	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/session"
+	"github.com/sessionsvc/sessionsvc/session/sqlstore"
 )
 
 // shortIDLen is how many characters of an ID are printed by default.
@@ -38,6 +39,15 @@ func Run(ctx context.Context, cfg config.Config, open func() (*session.Store, er
 		return nil
 	}
 
+	if o.cmd == "migrate" {
+		if cfg.SessionType != "sqlalchemy" {
+			return fmt.Errorf("SESSION_TYPE=%s keeps no SQL table: migrate is for SESSION_TYPE=sqlalchemy", cfg.SessionType)
+		}
+		for _, stmt := range sqlstore.DDL(cfg.SQL.Dialect, cfg.SQLSchema, cfg.SQLTable) {
+			fmt.Fprintf(stdout, "%s;\n", stmt)
+		}
+		return nil
+	}
 	if cfg.SessionType == "cookie" {
 		return errors.New("SESSION_TYPE=cookie keeps each session in its browser's cookie: there is nothing on the server to count, list or revoke")
 	}

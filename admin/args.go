@@ -26,6 +26,9 @@ commands:
   show ID             one session: its email, expiry, size and values
   revoke ID           end one session
   revoke-email E      end every session of email E
+  migrate             print the SQL that creates the sessions table
+                      (SESSION_TYPE=sqlalchemy; the service runs it itself
+                      on first contact, for those who create schemas)
 
 ID is a full session ID (a cookie's value) or its first characters as list
 prints them (at least 6). Session IDs are printed shortened; --full-ids
@@ -42,7 +45,7 @@ const minRefLen = 6
 // a word that is no command.
 func argCount(cmd string) (n int, known bool) {
 	switch cmd {
-	case "count", "list":
+	case "count", "list", "migrate":
 		return 0, true
 	case "show", "revoke", "revoke-email":
 		return 1, true

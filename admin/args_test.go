@@ -2,7 +2,9 @@ package admin
 
 import (
 	"bytes"
+	"database/sql"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -80,6 +82,7 @@ func TestRunChecksBeforeOpening(t *testing.T) {
 		{name: "bad flag", store: "redis", args: []string{"list", "--color"}, usageError: true, err: "flag provided but not defined"},
 		{name: "bad command", store: "redis", args: []string{"frobnicate"}, usageError: true, err: `unknown command "frobnicate"`},
 		{name: "cookie store", store: "cookie", args: []string{"list"}, err: "nothing on the server"},
+		{name: "migrate without SQL", store: "redis", args: []string{"migrate"}, err: "migrate is for SESSION_TYPE=sqlalchemy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opened := false
@@ -103,5 +106,43 @@ func TestRunChecksBeforeOpening(t *testing.T) {
 				t.Errorf("Run(%q) printed %q, want it to contain %q", tc.args, out.String(), tc.stdout)
 			}
 		})
+	}
+}
+
+// TestMigratePrintsTheDDL: "sessions migrate" prints, without opening the
+// store, statements that create the table the store would create.
+func TestMigratePrintsTheDDL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	for _, tc := range []struct {
+		cfg  config.Config
+		want string
+	}{
+		{config.Config{SessionType: "sqlalchemy", SQL: config.SQLURL{Dialect: "postgres"}, SQLTable: "sessions", SQLSchema: "app"}, "CREATE INDEX IF NOT EXISTS sessions_expiry ON app.sessions (expiry);"},
+		{config.Config{SessionType: "sqlalchemy", SQL: config.SQLURL{Dialect: "mysql"}, SQLTable: "web_sessions"}, "INDEX web_sessions_expiry (expiry)\n);"},
+		{config.Config{SessionType: "sqlalchemy", SQL: config.SQLURL{Dialect: "sqlite", DSN: path}, SQLTable: "sessions"}, "CREATE TABLE IF NOT EXISTS sessions ("},
+	} {
+		var out bytes.Buffer
+		open := func() (*session.Store, error) { return nil, errors.New("opened") }
+		if err := Run(t.Context(), tc.cfg, open, []string{"migrate"}, &out); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%s: printed\n%s\nwant it to contain %q", tc.cfg.SQL.Dialect, out.String(), tc.want)
+		}
+		if tc.cfg.SQL.Dialect != "sqlite" {
+			continue
+		}
+		// What it prints runs, and makes a table the store uses as its own.
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(out.String()); err != nil {
+			t.Fatalf("the printed DDL: %v", err)
+		}
+		if _, err := db.Exec("INSERT INTO sessions (id, data, expiry) VALUES ('k', '{}', 1)"); err != nil {
+			t.Errorf("the table made by the printed DDL: %v", err)
+		}
 	}
 }

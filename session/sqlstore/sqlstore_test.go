@@ -1,17 +1,45 @@
 package sqlstore_test
 
 import (
-	"path/filepath"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/sessionsvc/sessionsvc/config"
+	"github.com/sessionsvc/sessionsvc/internal/sqltest"
 	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/session/sessiontest"
 	"github.com/sessionsvc/sessionsvc/session/sqlstore"
 )
 
-func openSQLite(t testing.TB) session.Backend {
+// dialects are the databases every test runs on: the machine's PostgreSQL
+// and MariaDB, each test in a database of its own, and SQLite in a
+// temporary directory.
+var dialects = []struct {
+	name string
+	url  func(testing.TB) string // a fresh database's URL, as SQLALCHEMY_DATABASE_URI
+}{
+	{"postgres", sqltest.Postgres},
+	{"mysql", sqltest.MySQL},
+	{"sqlite", sqltest.SQLite},
+}
+
+// open returns a Backend on the database at raw (a SQLALCHEMY_DATABASE_URI),
+// closed at cleanup.
+func open(t testing.TB, raw string, edit func(*sqlstore.Config)) *sqlstore.Backend {
 	t.Helper()
-	b, err := sqlstore.New(sqlstore.Config{Dialect: "sqlite", DSN: filepath.Join(t.TempDir(), "sessions.db"), Prefix: "session:"})
+	u, err := config.ParseSQLURL(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := sqlstore.Config{Dialect: u.Dialect, DSN: u.DSN, Prefix: "session:"}
+	if edit != nil {
+		edit(&cfg)
+	}
+	b, err := sqlstore.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,4 +47,91 @@ func openSQLite(t testing.TB) session.Backend {
 	return b
 }
 
-func TestConformanceSQLite(t *testing.T) { sessiontest.Run(t, openSQLite) }
+// ownTable gives each backend a table of its own, so that backends on one
+// database start empty.
+func ownTable(c *sqlstore.Config) {
+	b := make([]byte, 6)
+	rand.Read(b)
+	c.Table = "sessions_" + hex.EncodeToString(b)
+}
+
+func TestConformance(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			raw := d.url(t)
+			sessiontest.Run(t, func(t testing.TB) session.Backend { return open(t, raw, ownTable) })
+		})
+	}
+}
+
+func TestExpiredRowIsNeverServed(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) { testExpiredRowIsNeverServed(t, open(t, d.url(t), nil)) })
+	}
+}
+
+func TestSweep(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) { testSweep(t, open(t, d.url(t), nil)) })
+	}
+}
+
+// Replicas starting at once against a database without the table all
+// come up: one creates it, the others find it.
+func TestReplicasCreateTheTableAtOnce(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			raw := d.url(t)
+			var wg sync.WaitGroup
+			for range 4 {
+				b := open(t, raw, nil)
+				wg.Go(func() {
+					if err := b.Ping(t.Context()); err != nil {
+						t.Errorf("Ping: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if n := count(t, open(t, raw, nil)); n != 0 {
+				t.Errorf("%d rows in the new table", n)
+			}
+		})
+	}
+}
+
+// The database cut off (at start, then under way): session requests
+// answer 503, never 500 or a hang, and the first request after it is back
+// works, creating the table if it is missing; no restart.
+func TestDatabaseOutage(t *testing.T) {
+	u, err := url.Parse(sqltest.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := sqltest.NewProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	proxy.Cut() // down when the service starts
+	b := open(t, u.String(), nil)
+	store := sessiontest.NewStore(t, b, func(c *session.Config) { c.Timeout = 300 * time.Millisecond })
+	c := &sessiontest.Client{T: t, Base: sessiontest.NewApp(t, store).URL}
+	c.Want("POST", "/set?v=a@example.com", 503, "unavailable")
+	if err := store.Ping(t.Context()); err == nil {
+		t.Error("Ping passed with the database cut off")
+	}
+
+	proxy.Restore()
+	if r := c.Do("POST", "/set?v=a@example.com"); r.Status != 200 {
+		t.Fatalf("after the database came back: POST /set = %d %q", r.Status, r.Body)
+	}
+	c.Want("GET", "/get", 200, "a@example.com")
+
+	proxy.Cut()
+	start := time.Now()
+	c.Want("GET", "/get", 503, "unavailable")
+	c.Want("POST", "/other?v=x", 503, "unavailable")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("two requests during the outage took %v", d)
+	}
+	proxy.Restore()
+	c.Want("GET", "/get", 200, "a@example.com")
+	c.Want("POST", "/other?v=x", 200, "ok")
+}

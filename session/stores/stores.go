@@ -1,6 +1,6 @@
 // Package stores turns a config.Config into the configured session store:
 // the one function any Gin application needs to keep its sessions the way
-// this service does (SESSION_TYPE redis, filesystem or cookie, and every
+// this service does (SESSION_TYPE redis, sqlalchemy, filesystem or cookie, and every
 // SESSION_* setting).
 package stores
 
@@ -14,6 +14,7 @@ import (
 	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/session/dirstore"
 	"github.com/sessionsvc/sessionsvc/session/redisstore"
+	"github.com/sessionsvc/sessionsvc/session/sqlstore"
 )
 
 // Hooks are told what the store does; either may be nil.
@@ -59,6 +60,15 @@ func Open(cfg config.Config, h Hooks) (*session.Store, func() error, error) {
 			MinReplicas: cfg.RedisMinReplicas,
 			TLS:         &tls.Config{RootCAs: cfg.RedisCAs, MinVersion: tls.VersionTLS12},
 		})
+	case "sqlalchemy":
+		b, err := sqlstore.New(sqlstore.Config{
+			Dialect: cfg.SQL.Dialect, DSN: cfg.SQL.DSN, Table: cfg.SQLTable, Schema: cfg.SQLSchema,
+			Prefix: cfg.KeyPrefix, PoolSize: cfg.SQLPoolSize, Address: sqlAddress(cfg.SQL),
+		})
+		if err != nil {
+			return nil, nil, &config.Error{Var: "SQLALCHEMY_DATABASE_URI", Value: strconv.Quote(cfg.SQL.String()), Want: "want a database this service can open: " + err.Error()}
+		}
+		sc.Backend, sc.Timeout = b, cfg.SQLTimeout
 	case "filesystem":
 		dir, err := dirstore.New(cfg.FileDir)
 		if err != nil {
@@ -73,4 +83,13 @@ func Open(cfg config.Config, h Hooks) (*session.Store, func() error, error) {
 		return nil, nil, err
 	}
 	return store, store.Close, nil
+}
+
+// sqlAddress is where the database is, for readiness details: the
+// server's address and the database, or the SQLite file.
+func sqlAddress(u config.SQLURL) string {
+	if u.Address == "" {
+		return u.Database
+	}
+	return u.Address + "/" + u.Database
 }
