@@ -8,6 +8,7 @@ import (
 
 	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
+	"github.com/sessionsvc/sessionsvc/internal/sqltest"
 	"github.com/sessionsvc/sessionsvc/session/stores"
 )
 
@@ -31,6 +32,8 @@ func TestOpen(t *testing.T) {
 	}{
 		{"redis", []string{"SESSION_TYPE=redis", "SESSION_REDIS=" + srv.URL}, true},
 		{"filesystem", []string{"SESSION_TYPE=filesystem", "SESSION_FILE_DIR=" + t.TempDir()}, true},
+		{"sqlalchemy", []string{"SESSION_TYPE=sqlalchemy", "SQLALCHEMY_DATABASE_URI=" + sqltest.SQLite(t)}, true},
+		{"sql on PostgreSQL", []string{"SESSION_TYPE=sql", "SQLALCHEMY_DATABASE_URI=" + sqltest.Postgres(t)}, true},
 		{"cookie", []string{"SESSION_TYPE=cookie"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
