@@ -117,9 +117,9 @@ func TestMigratePrintsTheDDL(t *testing.T) {
 		cfg  config.Config
 		want string
 	}{
-		{config.Config{SessionType: "sqlalchemy", SQL: config.SQLURL{Dialect: "postgres"}, SQLTable: "sessions", SQLSchema: "app"}, "CREATE INDEX IF NOT EXISTS sessions_expiry ON app.sessions (expiry);"},
-		{config.Config{SessionType: "sqlalchemy", SQL: config.SQLURL{Dialect: "mysql"}, SQLTable: "web_sessions"}, "INDEX web_sessions_expiry (expiry)\n);"},
-		{config.Config{SessionType: "sqlalchemy", SQL: config.SQLURL{Dialect: "sqlite", DSN: path}, SQLTable: "sessions"}, "CREATE TABLE IF NOT EXISTS sessions ("},
+		{config.Config{SessionType: "sqlalchemy", SQL: config.SQLURL{Dialect: "postgres"}, SQLTable: "sessions", SQLSchema: "app"}, `CREATE INDEX IF NOT EXISTS "sessions_expiry" ON "app"."sessions" (expiry);`},
+		{config.Config{SessionType: "sqlalchemy", SQL: config.SQLURL{Dialect: "mysql"}, SQLTable: "web_sessions"}, "INDEX `web_sessions_expiry` (expiry)\n);"},
+		{config.Config{SessionType: "sqlalchemy", SQL: config.SQLURL{Dialect: "sqlite", DSN: path}, SQLTable: "sessions"}, `CREATE TABLE IF NOT EXISTS "sessions" (`},
 	} {
 		var out bytes.Buffer
 		open := func() (*session.Store, error) { return nil, errors.New("opened") }

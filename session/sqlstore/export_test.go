@@ -12,4 +12,4 @@ func (b *Backend) Sweep(now time.Time) (int64, error) { return b.sweep(now) }
 func (b *Backend) DB() *sql.DB { return b.db }
 
 // Table is the qualified table name.
-func (b *Backend) Table() string { return qualified(b.cfg.Schema, b.cfg.Table) }
+func (b *Backend) Table() string { return quoted(b.cfg.Dialect, b.cfg.Schema, b.cfg.Table) }

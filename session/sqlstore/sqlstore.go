@@ -126,7 +126,7 @@ func New(cfg Config) (*Backend, error) {
 	db.SetMaxOpenConns(cfg.PoolSize)
 	db.SetMaxIdleConns(cfg.PoolSize)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	b := &Backend{db: db, cfg: cfg, q: newQueries(cfg.Dialect, qualified(cfg.Schema, cfg.Table)), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &Backend{db: db, cfg: cfg, q: newQueries(cfg.Dialect, quoted(cfg.Dialect, cfg.Schema, cfg.Table)), stop: make(chan struct{}), done: make(chan struct{})}
 	go b.sweepEvery(cfg.SweepEvery)
 	return b, nil
 }
@@ -163,6 +163,19 @@ func qualified(schema, table string) string {
 		return table
 	}
 	return schema + "." + table
+}
+
+// quoted is qualified with each name quoted for dialect, so that a name
+// that is also an SQL keyword (user, order) works.
+func quoted(dialect, schema, table string) string {
+	q := `"`
+	if dialect == "mysql" {
+		q = "`"
+	}
+	if schema == "" {
+		return q + table + q
+	}
+	return q + schema + q + "." + q + table + q
 }
 
 // ensure creates the table on first contact (see DDL).
@@ -203,24 +216,24 @@ func (b *Backend) ensure(ctx context.Context) error {
 // expiry index if they are missing, for ops who create schemas themselves
 // (sessionsvc sessions migrate prints them).
 func DDL(dialect, schema, table string) []string {
-	t := qualified(schema, table)
+	t := quoted(dialect, schema, table)
 	switch dialect {
 	case "mysql":
 		return []string{"CREATE TABLE IF NOT EXISTS " + t + " (\n" +
 			"  id VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,\n" +
 			"  data MEDIUMTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,\n" +
 			"  expiry BIGINT NOT NULL,\n" +
-			"  INDEX " + table + "_expiry (expiry)\n" +
+			"  INDEX `" + table + "_expiry` (expiry)\n" +
 			")"}
 	case "sqlite":
 		return []string{
 			"CREATE TABLE IF NOT EXISTS " + t + " (\n  id TEXT NOT NULL PRIMARY KEY,\n  data TEXT NOT NULL,\n  expiry INTEGER NOT NULL\n)",
-			"CREATE INDEX IF NOT EXISTS " + table + "_expiry ON " + t + " (expiry)",
+			"CREATE INDEX IF NOT EXISTS \"" + table + "_expiry\" ON " + t + " (expiry)",
 		}
 	default:
 		return []string{
 			"CREATE TABLE IF NOT EXISTS " + t + " (\n  id VARCHAR(255) NOT NULL PRIMARY KEY,\n  data TEXT NOT NULL,\n  expiry BIGINT NOT NULL\n)",
-			"CREATE INDEX IF NOT EXISTS " + table + "_expiry ON " + t + " (expiry)",
+			"CREATE INDEX IF NOT EXISTS \"" + table + "_expiry\" ON " + t + " (expiry)",
 		}
 	}
 }

@@ -135,3 +135,19 @@ func TestDatabaseOutage(t *testing.T) {
 	c.Want("GET", "/get", 200, "a@example.com")
 	c.Want("POST", "/other?v=x", 200, "ok")
 }
+
+// A table named by an SQL keyword works: names are quoted.
+func TestKeywordTableName(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			b := open(t, d.url(t), func(c *sqlstore.Config) { c.Table = "order" })
+			key := session.NewID()
+			if err := b.Write(t.Context(), session.Record{Key: key, Data: []byte(`{"a":"b"}`), TTL: time.Hour}); err != nil {
+				t.Fatal(err)
+			}
+			if data, found, err := b.Load(t.Context(), key, time.Hour); string(data) != `{"a":"b"}` || !found || err != nil {
+				t.Errorf("Load = %s, %v, %v", data, found, err)
+			}
+		})
+	}
+}
