@@ -22,7 +22,7 @@
 #
 #   scripts/bench.sh [--duration SECONDS] [--connections N] [--sessions N]
 #                    [--rounds N] [--scenarios "read ..."] [--baseline GIT-REV]...
-#                    [--peers] [--profile DIR]
+#                    [--peers] [--sql] [--profile DIR]
 #
 #   --duration    seconds per measured run (default 3)
 #   --connections wrk connections (default 32, on 2 wrk threads)
@@ -37,6 +37,12 @@
 #                 (npm install into a cache dir) and the tutorial's Flask +
 #                 Flask-Session 0.3.2 under gunicorn with 2 workers (Debian
 #                 packages python3-flask python3-flask-session python3-redis gunicorn)
+#   --sql         also measure SESSION_TYPE=sqlalchemy on PostgreSQL beside
+#                 gin-contrib/sessions' postgres store (lib/pq, as its tests
+#                 set it up), and on MariaDB and SQLite: each in a database
+#                 of its own on the servers at TEST_POSTGRES_URL and
+#                 TEST_MYSQL_URL (the tests' defaults), dropped on exit. The
+#                 Redis columns do not apply to these stacks
 #   --profile     build sessionsvc with -tags pprof and save CPU profiles of
 #                 its read and write-change runs (the last round's) to DIR
 #
@@ -71,6 +77,7 @@ rounds=3
 scenarios="read write-same write-change write-pref anon"
 baselines=()
 peers=false
+sql=false
 profile_dir=
 while [ $# -gt 0 ]; do
   case $1 in
@@ -81,6 +88,7 @@ while [ $# -gt 0 ]; do
     --scenarios) scenarios=$2; shift 2 ;;
     --baseline) baselines+=("$2"); shift 2 ;;
     --peers) peers=true; shift ;;
+    --sql) sql=true; shift ;;
     --profile) profile_dir=$(mkdir -p "$2" && cd "$2" && pwd); shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -111,6 +119,26 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+# --sql: a database of the benchmark's own on PostgreSQL and on MariaDB.
+if $sql; then
+  need psql "apt-get install postgresql-client"
+  need mariadb "apt-get install mariadb-client"
+  pg_url=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+  my_url=${TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/}
+  bench_db=sessionsvc_bench_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  # mysql://user[:password]@host[:port]/... as the mariadb client's options
+  my_user=$(echo "$my_url" | sed -E 's#^[a-z]+://([^:@/]*).*#\1#')
+  my_pass=$(echo "$my_url" | sed -nE 's#^[a-z]+://[^:@/]*:([^@/]*)@.*#\1#p')
+  my_host=$(echo "$my_url" | sed -E 's#^[a-z]+://([^@/]*@)?([^:/]*).*#\2#')
+  my_port=$(echo "$my_url" | sed -nE 's#^[a-z]+://([^@/]*@)?[^:/]*:([0-9]+).*#\2#p')
+  mysql_cli() { MYSQL_PWD=$my_pass mariadb -h "$my_host" -P "${my_port:-3306}" -u "$my_user" "$@"; }
+  psql "$pg_url" -qc "CREATE DATABASE $bench_db" >/dev/null
+  mysql_cli -e "CREATE DATABASE $bench_db"
+  pg_bench=$(echo "$pg_url" | sed -E "s#^([a-z]+://[^/]*)/[^?]*#\1/$bench_db#")
+  my_bench="mysql://$my_user${my_pass:+:$my_pass}@$my_host:${my_port:-3306}/$bench_db"
+  trap 'cleanup; psql "$pg_url" -qc "DROP DATABASE IF EXISTS $bench_db WITH (FORCE)" >/dev/null; mysql_cli -e "DROP DATABASE IF EXISTS $bench_db"' EXIT
+fi
 
 # free_port prints a loopback port nobody listens on, below the kernel's
 # ephemeral range so that no outgoing connection holds it either.
@@ -154,16 +182,18 @@ rcli PING >/dev/null
 
 secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-# Each stack: a name, its port, its Redis database ("-" for none), its PID.
+# Each stack: a name, its port, its Redis database ("-" for none, "sql" for a
+# stack that keeps sessions in SQL), its PID.
 stacks=()
 declare -A port db pid
 start_stack() { # name db command... ("@PORT@" in the command is replaced by the port)
-  local name=$1 d=$2 p
+  local name=$1 d=$2 p rdb=$2
   shift 2
+  [[ $rdb =~ ^[0-9]+$ ]] || rdb=0
   p=$(free_port)
   port[$name]=$p db[$name]=$d
-  (cd "$tmp" && exec env -i PATH="$PATH" HOME="$HOME" PORT="$p" REDIS_ADDR="127.0.0.1:$rport" REDIS_DB="$d" \
-    SESSION_REDIS="redis://127.0.0.1:$rport/$d" SECRET_KEY="$secret" "${@//@PORT@/$p}" >/dev/null 2>"$tmp/$name.log") &
+  (cd "$tmp" && exec env -i PATH="$PATH" HOME="$HOME" PORT="$p" REDIS_ADDR="127.0.0.1:$rport" REDIS_DB="$rdb" \
+    SESSION_REDIS="redis://127.0.0.1:$rport/$rdb" SECRET_KEY="$secret" "${@//@PORT@/$p}" >/dev/null 2>"$tmp/$name.log") &
   pid[$name]=$!
   pids+=($!)
   stacks+=("$name")
@@ -186,6 +216,12 @@ for rev in "${baselines[@]}"; do
 done
 start_stack gin-contrib-tuned 20 "$tmp/peers" -stack stock-tuned
 start_stack gin-contrib-readme 0 "$tmp/peers" -stack stock-readme
+if $sql; then
+  start_stack sessionsvc-postgres sql "${product[@]}" SESSION_TYPE=sqlalchemy SQLALCHEMY_DATABASE_URI="$pg_bench" "$tmp/sessionsvc"
+  start_stack gin-contrib-postgres sql env DATABASE_URL="$pg_bench" "$tmp/peers" -stack stock-postgres
+  start_stack sessionsvc-mariadb sql "${product[@]}" SESSION_TYPE=sqlalchemy SQLALCHEMY_DATABASE_URI="$my_bench" "$tmp/sessionsvc"
+  start_stack sessionsvc-sqlite sql "${product[@]}" SESSION_TYPE=sqlalchemy SQLALCHEMY_DATABASE_URI="sqlite:///$tmp/sessions.db" "$tmp/sessionsvc"
+fi
 if $peers; then
   cache=${XDG_CACHE_HOME:-$HOME/.cache}/sessionsvc-bench/express
   mkdir -p "$cache"
@@ -206,19 +242,20 @@ echo "# creating $nsessions sessions per stack" >&2
 for s in "${stacks[@]}"; do
   url="http://127.0.0.1:${port[$s]}"
   : >"$tmp/$s.sessions"
+  session_bytes[$s]=- index_bytes[$s]=-
   if [ "${db[$s]}" = - ]; then
     for i in $(seq "$nsessions"); do echo "session=x user$i@example.com" >>"$tmp/$s.sessions"; done
-    session_bytes[$s]=-
     continue
   fi
-  c=$(cookie_of "$url" a@b.c)
-  # sessionsvc also keeps a per-email index (by-email:*) beside the session.
-  keys=$(rcli -n "${db[$s]}" --scan | grep -vc '^by-email:' || true)
-  [ -n "$c" ] && [ "$keys" = 1 ] || { echo "bench: $s: POST /set_email gave cookie '$c' and $keys session keys, want one of each" >&2; exit 1; }
-  session_bytes[$s]=$(rcli -n "${db[$s]}" MEMORY USAGE "$(rcli -n "${db[$s]}" --scan | grep -v '^by-email:' | head -n 1)")
-  index=$(rcli -n "${db[$s]}" --scan --pattern 'by-email:*' | head -n 1)
-  index_bytes[$s]=-
-  [ -z "$index" ] || index_bytes[$s]=$(rcli -n "${db[$s]}" MEMORY USAGE "$index")
+  if [ "${db[$s]}" != sql ]; then
+    c=$(cookie_of "$url" a@b.c)
+    # sessionsvc also keeps a per-email index (by-email:*) beside the session.
+    keys=$(rcli -n "${db[$s]}" --scan | grep -vc '^by-email:' || true)
+    [ -n "$c" ] && [ "$keys" = 1 ] || { echo "bench: $s: POST /set_email gave cookie '$c' and $keys session keys, want one of each" >&2; exit 1; }
+    session_bytes[$s]=$(rcli -n "${db[$s]}" MEMORY USAGE "$(rcli -n "${db[$s]}" --scan | grep -v '^by-email:' | head -n 1)")
+    index=$(rcli -n "${db[$s]}" --scan --pattern 'by-email:*' | head -n 1)
+    [ -z "$index" ] || index_bytes[$s]=$(rcli -n "${db[$s]}" MEMORY USAGE "$index")
+  fi
   for i in $(seq "$nsessions"); do
     c=$(cookie_of "$url" "user$i@example.com")
     [ -n "$c" ] || { echo "bench: $s: POST /set_email sent no cookie" >&2; exit 1; }

@@ -11,13 +11,13 @@ import (
 // implements, and the optional abilities beside it, each a small interface
 // that Store finds by type assertion. Which stores have which:
 //
-//	ability      redisstore  dirstore  what Store does with it
-//	Backend      yes         yes       load, save, refresh, delete sessions
-//	Lister       yes         yes       Sessions, Find, Revoke (the admin CLI)
-//	OwnerIndex   yes         no        SessionsOf without a scan (revoke-email)
-//	Inspector    yes         yes       Inspect (the debug panel)
-//	Describer    yes         no        Describe (readiness details)
-//	PoolReporter yes         no        pool figures for the metrics
+//	ability      redisstore  sqlstore  dirstore  what Store does with it
+//	Backend      yes         yes       yes       load, save, refresh, delete sessions
+//	Lister       yes         yes       yes       Sessions, Find, Revoke (the admin CLI)
+//	OwnerIndex   yes         no        no        SessionsOf without a scan (revoke-email)
+//	Inspector    yes         yes       yes       Inspect (the debug panel)
+//	Describer    yes         yes       no        Describe (readiness details)
+//	PoolReporter yes         no        no        pool figures for the metrics
 //
 // Cookie sessions have no Backend: Store keeps them in the cookie itself.
 // A new store implements Backend, passes the conformance suite in

@@ -56,8 +56,8 @@ type Backend struct {
 	db     *sql.DB
 	cfg    Config
 	q      queries
-	ready  atomic.Bool // the table exists
-	mu     sync.Mutex  // held while creating it
+	ready  atomic.Bool   // the table exists
+	making chan struct{} // held (one token) while creating it
 	stop   chan struct{}
 	done   chan struct{}
 	closed sync.Once
@@ -126,7 +126,7 @@ func New(cfg Config) (*Backend, error) {
 	db.SetMaxOpenConns(cfg.PoolSize)
 	db.SetMaxIdleConns(cfg.PoolSize)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	b := &Backend{db: db, cfg: cfg, q: newQueries(cfg.Dialect, quoted(cfg.Dialect, cfg.Schema, cfg.Table)), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &Backend{db: db, cfg: cfg, making: make(chan struct{}, 1), q: newQueries(cfg.Dialect, quoted(cfg.Dialect, cfg.Schema, cfg.Table)), stop: make(chan struct{}), done: make(chan struct{})}
 	go b.sweepEvery(cfg.SweepEvery)
 	return b, nil
 }
@@ -183,8 +183,12 @@ func (b *Backend) ensure(ctx context.Context) error {
 	if b.ready.Load() {
 		return nil
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	select { // one at a time, each waiting no longer than its context allows
+	case b.making <- struct{}{}:
+		defer func() { <-b.making }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	if b.ready.Load() {
 		return nil
 	}

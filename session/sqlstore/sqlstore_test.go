@@ -151,3 +151,12 @@ func TestKeywordTableName(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkStore(b *testing.B) {
+	for _, d := range dialects {
+		b.Run(d.name, func(b *testing.B) {
+			raw := d.url(b)
+			sessiontest.Bench(b, func(t testing.TB) session.Backend { return open(t, raw, ownTable) })
+		})
+	}
+}

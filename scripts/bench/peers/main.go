@@ -17,6 +17,9 @@
 //   - stock-readme: the same store set up as the gin-contrib/sessions README
 //     does (redis.NewStore(10, ...): PING on every borrow, at most 10 idle
 //     connections, no timeouts).
+//   - stock-postgres: Gin with gin-contrib/sessions' postgres store, over a
+//     database/sql pool of lib/pq connections to $DATABASE_URL, as its
+//     tests set it up.
 //
 // It listens on 127.0.0.1:$PORT, keeps sessions in the Redis at $REDIS_ADDR
 // (host:port) and database $REDIS_DB, signs cookies with $SECRET_KEY, and
@@ -28,6 +31,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -43,16 +47,18 @@ import (
 	"time"
 
 	"github.com/gin-contrib/sessions"
+	spostgres "github.com/gin-contrib/sessions/postgres"
 	sredis "github.com/gin-contrib/sessions/redis"
 	"github.com/gin-gonic/gin"
 	"github.com/gomodule/redigo/redis"
+	_ "github.com/lib/pq" // "postgres", for stock-postgres
 
 	"github.com/sessionsvc/sessionsvc/internal/logbuf"
 	"github.com/sessionsvc/sessionsvc/web"
 )
 
 func main() {
-	stack := flag.String("stack", "ceiling", "ceiling, ceiling-logged, stock-tuned or stock-readme")
+	stack := flag.String("stack", "ceiling", "ceiling, ceiling-logged, stock-tuned, stock-readme or stock-postgres")
 	flag.Parse()
 	port, redisAddr := os.Getenv("PORT"), os.Getenv("REDIS_ADDR")
 	db, _ := strconv.Atoi(os.Getenv("REDIS_DB"))
@@ -81,6 +87,20 @@ func main() {
 		g.GET("/get_email", app.ceilingGet)
 		g.POST("/set_email", app.ceilingSet)
 		g.POST("/preferences", app.ceilingPreferences)
+	case "stock-postgres":
+		db, err := sql.Open("postgres", os.Getenv("DATABASE_URL"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		store, err := spostgres.NewStore(db, secret)
+		if err != nil {
+			log.Fatal(err)
+		}
+		store.Options(sessions.Options{Path: "/", MaxAge: 31 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		g := r.Group("/", sessions.Sessions("session", store))
+		g.GET("/get_email", app.stockGet)
+		g.POST("/set_email", app.stockSet)
+		g.POST("/preferences", app.stockPreferences)
 	case "stock-tuned", "stock-readme":
 		var store sredis.Store
 		if *stack == "stock-readme" {
