@@ -113,15 +113,23 @@ func New(cfg Config) (*Backend, error) {
 		if err := createPrivate(dsn); err != nil {
 			return nil, err
 		}
-		// Writers wait for each other rather than fail; WAL lets readers
-		// read while one writes; transactions take the write lock at once.
-		dsn = "file:" + dsn + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate"
+		// Writers of other processes wait for each other rather than fail;
+		// WAL with synchronous=NORMAL syncs at checkpoints, not on every
+		// commit (a crash of the machine may lose the last few writes,
+		// never the file); transactions take the write lock at once.
+		dsn = "file:" + dsn + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	default:
 		return nil, fmt.Errorf("unknown SQL dialect %q", cfg.Dialect)
 	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Dialect == "sqlite" {
+		// SQLite writes one at a time: one connection queues this
+		// process's queries in Go rather than in SQLite's busy handler,
+		// which sleeps in steps of up to 100 ms.
+		cfg.PoolSize = 1
 	}
 	db.SetMaxOpenConns(cfg.PoolSize)
 	db.SetMaxIdleConns(cfg.PoolSize)
