@@ -40,8 +40,9 @@ end
 
 -- write-change: cookies set by responses, each handed to the next request
 -- that needs one (a stack that renews the ID on every change is followed,
--- as a browser would); when none is waiting, the sessions file's are used.
-local jar, jar_n = {}, 0
+-- as a browser would); when none is waiting, the sessions file's are used,
+-- each once.
+local jar, jar_n, fresh = {}, 0, 0
 
 if os.getenv("WRK_SCENARIO") == "write-change" then
   function response(status, headers)
@@ -82,6 +83,13 @@ function request()
     email = "u" .. tid .. "x" .. n .. "@example.com"
     if jar_n > 0 then
       cookie, jar[jar_n], jar_n = jar[jar_n], nil, jar_n - 1
+    else
+      -- A session of the file only once, and only this thread's (every
+      -- other one): the change renews its ID, and a second use would
+      -- carry the retired one (409). None left: a new visitor.
+      fresh = fresh + 1
+      local i = half + (fresh - 1) * 2 + tid % 2 + 1
+      cookie = i <= #sessions and sessions[i].cookie or nil
     end
   end
   form.Cookie = cookie
