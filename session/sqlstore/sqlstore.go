@@ -254,6 +254,7 @@ func DDL(dialect, schema, table string) []string {
 type queries struct {
 	load, refresh, touch                    string
 	update, upsert, deleteIf, delete, sweep string
+	renew                                   string // PostgreSQL only: see applyRenewal
 	list, get, ttl                          string
 }
 
@@ -277,9 +278,13 @@ func newQueries(dialect, t string) queries {
 		q.upsert = "INSERT INTO " + t + " (id, data, expiry) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE data = VALUES(data), expiry = VALUES(expiry)"
 		q.sweep = "DELETE FROM " + t + " WHERE expiry <= ? ORDER BY expiry LIMIT 500"
 	case "postgres":
+		// A data-modifying WITH runs both writes of a renewal as one
+		// statement: the new row is inserted only if the old one matched.
+		q.renew = "WITH old AS (UPDATE " + t + " SET data = ?, expiry = ? WHERE id = ? AND data = ? AND expiry > ? RETURNING 1) " +
+			"INSERT INTO " + t + " (id, data, expiry) SELECT ?, ?, ? FROM old ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry = excluded.expiry"
 		// Concurrent sweepers skip each other's rows rather than wait.
 		q.sweep = "DELETE FROM " + t + " WHERE id IN (SELECT id FROM " + t + " WHERE expiry <= ? ORDER BY expiry LIMIT 500 FOR UPDATE SKIP LOCKED)"
-		for _, s := range []*string{&q.load, &q.refresh, &q.update, &q.upsert, &q.deleteIf, &q.delete, &q.sweep, &q.list, &q.get, &q.ttl} {
+		for _, s := range []*string{&q.load, &q.refresh, &q.update, &q.renew, &q.upsert, &q.deleteIf, &q.delete, &q.sweep, &q.list, &q.get, &q.ttl} {
 			*s = numbered(*s)
 		}
 	}
@@ -341,7 +346,10 @@ func (b *Backend) Write(ctx context.Context, recs ...session.Record) error {
 	now := time.Now().UnixMilli()
 	var err error
 	var failed session.Record
-	if len(recs) == 1 {
+	if cond, plain, ok := b.renewal(recs); ok {
+		failed = cond
+		err = b.applyRenewal(ctx, cond, plain, now)
+	} else if len(recs) == 1 {
 		failed = recs[0]
 		err = b.apply(ctx, b.db, recs[0], now)
 	} else {
@@ -366,6 +374,35 @@ func (b *Backend) Write(ctx context.Context, recs ...session.Record) error {
 		current = nil
 	}
 	return &session.Conflict{Key: failed.Key, Data: current}
+}
+
+// renewal returns, on PostgreSQL, the two records of a renewal: the old
+// key's, conditional, and the new key's; ok is false for any other write.
+func (b *Backend) renewal(recs []session.Record) (cond, plain session.Record, ok bool) {
+	if b.q.renew == "" || len(recs) != 2 || recs[0].Data == nil || recs[1].Data == nil {
+		return cond, plain, false
+	}
+	cond, plain = recs[1], recs[0]
+	if cond.Loaded == nil {
+		cond, plain = plain, cond
+	}
+	return cond, plain, cond.Loaded != nil && plain.Loaded == nil
+}
+
+// applyRenewal writes a renewal's two rows in one statement (q.renew), one
+// round trip where a transaction takes four; errConflict when the old row
+// is not as loaded.
+func (b *Backend) applyRenewal(ctx context.Context, cond, plain session.Record, now int64) error {
+	res, err := b.db.ExecContext(ctx, b.q.renew,
+		string(cond.Data), now+max(cond.TTL.Milliseconds(), 1), b.cfg.Prefix+cond.Key, string(cond.Loaded), now,
+		b.cfg.Prefix+plain.Key, string(plain.Data), now+max(plain.TTL.Milliseconds(), 1))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	return errConflict
 }
 
 // inTx runs fn in a transaction, committed when fn returns nil.
