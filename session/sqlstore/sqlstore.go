@@ -114,10 +114,13 @@ func New(cfg Config) (*Backend, error) {
 			return nil, err
 		}
 		// Writers of other processes wait for each other rather than fail;
-		// WAL with synchronous=NORMAL syncs at checkpoints, not on every
-		// commit (a crash of the machine may lose the last few writes,
-		// never the file); transactions take the write lock at once.
-		dsn = "file:" + dsn + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		// WAL (see walMode) with synchronous=NORMAL syncs at checkpoints,
+		// not on every commit (a crash of the machine may lose the last few
+		// writes, never the file); transactions take the write lock at once.
+		dsn = "file:" + dsn + "?_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		if err := walMode(dsn); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("unknown SQL dialect %q", cfg.Dialect)
 	}
@@ -150,6 +153,24 @@ func createPrivate(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// walMode puts the SQLite database at dsn in WAL mode, which lets reads
+// run beside a write and lasts with the file. It is set once, here: a
+// connection that switches while others are open fails at once (busy).
+func walMode(dsn string) error {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var mode string
+	for try := 0; ; try++ {
+		if err = db.QueryRow("PRAGMA journal_mode=WAL").Scan(&mode); err == nil || try == 50 {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // identifier reports whether s is a plain SQL identifier: letters, digits

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -158,5 +159,19 @@ func BenchmarkStore(b *testing.B) {
 			raw := d.url(b)
 			sessiontest.Bench(b, func(t testing.TB) session.Backend { return open(t, raw, ownTable) })
 		})
+	}
+}
+
+// The SQLite file is this user's alone, and in WAL mode.
+func TestSQLiteFile(t *testing.T) {
+	raw := sqltest.SQLite(t)
+	b := open(t, raw, nil)
+	u, _ := config.ParseSQLURL(raw)
+	if fi, err := os.Stat(u.DSN); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("database file: %v, %v; want mode 0600", fi, err)
+	}
+	var mode string
+	if err := b.DB().QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
 	}
 }
