@@ -20,9 +20,11 @@ import (
 
 	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
+	"github.com/sessionsvc/sessionsvc/internal/sqltest"
 	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/session/dirstore"
 	"github.com/sessionsvc/sessionsvc/session/redisstore"
+	"github.com/sessionsvc/sessionsvc/session/sqlstore"
 )
 
 func TestMain(m *testing.M) {
@@ -74,6 +76,16 @@ func newTestServerWith(t *testing.T, kind string, deps Deps) *testServer {
 			t.Fatal(err)
 		}
 		cfg.Backend = redisstore.New(redisstore.Config{URL: redisstore.URL(u), Prefix: ts.redis.Prefix, Timeout: 300 * time.Millisecond, PoolSize: 4})
+	case "sqlite":
+		u, err := config.ParseSQLURL(sqltest.SQLite(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := sqlstore.New(sqlstore.Config{Dialect: u.Dialect, DSN: u.DSN, Prefix: "session:"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Backend = b
 	case "filesystem":
 		d, err := dirstore.New(t.TempDir())
 		if err != nil {

@@ -272,7 +272,7 @@ func TestLanguageMatcherCacheIsBounded(t *testing.T) {
 // in another at the same moment are both kept, in every server-side store.
 // (Cookie sessions cannot merge: each response carries the whole session.)
 func TestTwoTabsKeepBothPreferences(t *testing.T) {
-	for _, kind := range []string{"redis", "filesystem"} {
+	for _, kind := range []string{"redis", "filesystem", "sqlite"} {
 		t.Run(kind, func(t *testing.T) {
 			srv := newTestServer(t, kind)
 			b := newBrowser(t, srv.URL)
