@@ -57,40 +57,50 @@ func Postgres(t testing.TB) string {
 		t.Fatal(err)
 	}
 	name := NamePrefix + randomHex(8)
+	admin := func(f func(context.Context, *sql.DB) error) error { return postgresAdmin(base, f) }
+	createDatabase(t, admin, "PostgreSQL at "+base.Redacted(), missingPostgres, "its user needs CREATEDB",
+		"CREATE DATABASE "+name, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	u := *base
+	u.Scheme = "postgres"
+	u.Path, u.RawPath = "/"+name, ""
+	return u.String()
+}
+
+// createDatabase runs create through admin, on the server that where names,
+// failing the test with missing (how to get a server) when it cannot be
+// reached, and with need (the privilege) when the statement fails. drop
+// runs at cleanup, registered before the creation, which may succeed on
+// the server after failing here (timing out, say).
+func createDatabase(t testing.TB, admin func(func(context.Context, *sql.DB) error) error, where, missing, need, create, drop string) {
+	t.Helper()
 	var reached bool
-	// Before the creation, which may succeed on the server after failing
-	// here (e.g. timing out).
 	t.Cleanup(func() {
 		if !reached {
 			return
 		}
-		err := postgresAdmin(base, func(ctx context.Context, db *sql.DB) error {
-			_, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		err := admin(func(ctx context.Context, db *sql.DB) error {
+			_, err := db.ExecContext(ctx, drop)
 			return err
 		})
 		if err != nil {
-			t.Errorf("sqltest: drop database %s: %v", name, err)
+			t.Errorf("sqltest: %s: %v", drop, err)
 		}
 	})
-	err = postgresAdmin(base, func(ctx context.Context, db *sql.DB) error {
+	err := admin(func(ctx context.Context, db *sql.DB) error {
 		pingCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 		defer cancel()
 		if err := db.PingContext(pingCtx); err != nil {
-			return fmt.Errorf("sqltest: cannot reach PostgreSQL at %s: %w\n%s", base.Redacted(), err, missingPostgres)
+			return fmt.Errorf("sqltest: cannot reach %s: %w\n%s", where, err, missing)
 		}
 		reached = true
-		if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-			return fmt.Errorf("sqltest: create database on %s (its user needs CREATEDB): %w", base.Redacted(), err)
+		if _, err := db.ExecContext(ctx, create); err != nil {
+			return fmt.Errorf("sqltest: %s on %s (%s): %w", create, where, need, err)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := *base
-	u.Scheme = "postgres"
-	u.Path, u.RawPath = "/"+name, ""
-	return u.String()
 }
 
 // missingPostgres says how to get a PostgreSQL for the tests.
@@ -134,36 +144,9 @@ func MySQL(t testing.TB) string {
 		t.Fatal(err)
 	}
 	name := NamePrefix + randomHex(8)
-	var reached bool
-	// Before the creation, which may succeed on the server after failing
-	// here (e.g. timing out).
-	t.Cleanup(func() {
-		if !reached {
-			return
-		}
-		err := mysqlAdmin(cfg, func(ctx context.Context, db *sql.DB) error {
-			_, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`")
-			return err
-		})
-		if err != nil {
-			t.Errorf("sqltest: drop database %s: %v", name, err)
-		}
-	})
-	err = mysqlAdmin(cfg, func(ctx context.Context, db *sql.DB) error {
-		pingCtx, cancel := context.WithTimeout(ctx, connectTimeout)
-		defer cancel()
-		if err := db.PingContext(pingCtx); err != nil {
-			return fmt.Errorf("sqltest: cannot reach MariaDB/MySQL at %s: %w\n%s", u.Redacted(), err, missingMySQL)
-		}
-		reached = true
-		if _, err := db.ExecContext(ctx, "CREATE DATABASE `"+name+"`"); err != nil {
-			return fmt.Errorf("sqltest: create database on %s (its user needs CREATE on %s%%): %w", u.Redacted(), NamePrefix, err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := func(f func(context.Context, *sql.DB) error) error { return mysqlAdmin(cfg, f) }
+	createDatabase(t, admin, "MariaDB/MySQL at "+u.Redacted(), missingMySQL, "its user needs CREATE on "+NamePrefix+"%",
+		"CREATE DATABASE `"+name+"`", "DROP DATABASE IF EXISTS `"+name+"`")
 	out := url.URL{Scheme: "mysql", User: u.User, Host: cfg.Addr, Path: "/" + name, RawQuery: u.RawQuery}
 	return out.String()
 }

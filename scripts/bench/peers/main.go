@@ -96,11 +96,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		store.Options(sessions.Options{Path: "/", MaxAge: 31 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-		g := r.Group("/", sessions.Sessions("session", store))
-		g.GET("/get_email", app.stockGet)
-		g.POST("/set_email", app.stockSet)
-		g.POST("/preferences", app.stockPreferences)
+		app.stockRoutes(r, store)
 	case "stock-tuned", "stock-readme":
 		var store sredis.Store
 		if *stack == "stock-readme" {
@@ -120,11 +116,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		store.Options(sessions.Options{Path: "/", MaxAge: 31 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-		g := r.Group("/", sessions.Sessions("session", store))
-		g.GET("/get_email", app.stockGet)
-		g.POST("/set_email", app.stockSet)
-		g.POST("/preferences", app.stockPreferences)
+		app.stockRoutes(r, store)
 	default:
 		log.Fatalf("unknown stack %q", *stack)
 	}
@@ -209,6 +201,16 @@ func (a *app) ceilingPreferences(c *gin.Context) {
 	if formTheme(c) != "" {
 		c.Redirect(http.StatusSeeOther, "/get_email")
 	}
+}
+
+// stockRoutes serves the pages with gin-contrib's middleware over store,
+// whose cookie a browser keeps for 31 days.
+func (a *app) stockRoutes(r *gin.Engine, store sessions.Store) {
+	store.Options(sessions.Options{Path: "/", MaxAge: 31 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	g := r.Group("/", sessions.Sessions("session", store))
+	g.GET("/get_email", a.stockGet)
+	g.POST("/set_email", a.stockSet)
+	g.POST("/preferences", a.stockPreferences)
 }
 
 func (a *app) stockGet(c *gin.Context) {
