@@ -8,7 +8,8 @@
 //
 // A read is one query (a refreshing read on MariaDB/MySQL, which has no
 // UPDATE ... RETURNING, two); a change is one conditional UPDATE; a renewal
-// writes its two rows in one transaction.
+// writes its two rows in one statement on PostgreSQL, in one transaction
+// elsewhere.
 package sqlstore
 
 import (
@@ -357,7 +358,8 @@ func (b *Backend) Load(ctx context.Context, key string, refresh time.Duration) (
 var errConflict = errors.New("conflict")
 
 // Write implements session.Backend: one statement per record, several in
-// one transaction. A conditional record is an UPDATE (or DELETE) that
+// one transaction (a renewal on PostgreSQL: one statement, see
+// applyRenewal). A conditional record is an UPDATE (or DELETE) that
 // matches only the row as loaded; when it matches none, nothing is
 // written and Write returns a *session.Conflict with the row as it is.
 func (b *Backend) Write(ctx context.Context, recs ...session.Record) error {
