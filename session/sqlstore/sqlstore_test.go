@@ -1,8 +1,10 @@
 package sqlstore_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"net/url"
 	"os"
 	"sync"
@@ -174,4 +176,52 @@ func TestSQLiteFile(t *testing.T) {
 	if err := b.DB().QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
 	}
+}
+
+// A database that accepts connections but never answers: requests that
+// find the table not yet made each give up at their own deadline, rather
+// than wait for another's attempt to make it.
+func TestSilentDatabaseCostsOneTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 100) // held open, never answered
+	t.Cleanup(func() {
+		ln.Close()
+		for len(accepted) > 0 {
+			(<-accepted).Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	b := open(t, "postgresql://postgres@"+ln.Addr().String()+"/db", nil)
+	// ping pings with timeout, and reports how long it took.
+	ping := func(timeout time.Duration) time.Duration {
+		ctx, cancel := context.WithTimeout(t.Context(), timeout)
+		defer cancel()
+		start := time.Now()
+		if err := b.Ping(ctx); err == nil {
+			t.Error("Ping of a silent database passed")
+		}
+		return time.Since(start)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { ping(2 * time.Second) }) // a slow check, making the table first...
+	time.Sleep(50 * time.Millisecond)
+	for range 4 { // ...holds up no request with a shorter timeout
+		wg.Go(func() {
+			if d := ping(100 * time.Millisecond); d > 500*time.Millisecond {
+				t.Errorf("a Ping with a 100ms timeout took %v", d)
+			}
+		})
+	}
+	wg.Wait()
 }
