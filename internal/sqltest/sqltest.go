@@ -125,6 +125,11 @@ func postgresAdmin(u *url.URL, f func(context.Context, *sql.DB) error) error {
 	if err != nil {
 		return err
 	}
+	return runOn(db, f)
+}
+
+// runOn runs f on db with the admin timeout, and closes db.
+func runOn(db *sql.DB, f func(context.Context, *sql.DB) error) error {
 	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -210,11 +215,7 @@ func mysqlAdmin(cfg *mysql.Config, f func(context.Context, *sql.DB) error) error
 	if err != nil {
 		return err
 	}
-	db := sql.OpenDB(connector)
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return f(ctx, db)
+	return runOn(sql.OpenDB(connector), f)
 }
 
 // SQLite returns the URL of a SQLite database in the test's temporary
