@@ -11,13 +11,14 @@ import (
 // implements, and the optional abilities beside it, each a small interface
 // that Store finds by type assertion. Which stores have which:
 //
-//	ability      redisstore  sqlstore  dirstore  what Store does with it
-//	Backend      yes         yes       yes       load, save, refresh, delete sessions
-//	Lister       yes         yes       yes       Sessions, Find, Revoke (the admin CLI)
-//	OwnerIndex   yes         no        no        SessionsOf without a scan (revoke-email)
-//	Inspector    yes         yes       yes       Inspect (the debug panel)
-//	Describer    yes         yes       no        Describe (readiness details)
-//	PoolReporter yes         no        no        pool figures for the metrics
+//	ability      redis  sql  dir  memcached  mongo  what Store does with it
+//	Backend      yes    yes  yes  yes        yes    load, save, refresh, delete sessions
+//	Getter       yes    yes  yes  yes        yes    Find by a whole ID (the admin CLI's show, revoke)
+//	Lister       yes    yes  yes  no         yes    Sessions, SessionsOf, Find by part of an ID
+//	OwnerIndex   yes    no   no   no         yes    SessionsOf without a scan (revoke-email)
+//	Inspector    yes    yes  yes  yes        yes    Inspect (the debug panel)
+//	Describer    yes    yes  no   yes        yes    Describe (readiness details)
+//	PoolReporter yes    no   no   no         no     pool figures for the metrics
 //
 // Cookie sessions have no Backend: Store keeps them in the cookie itself.
 // A new store implements Backend, passes the conformance suite in
@@ -119,17 +120,23 @@ type OwnerIndex interface {
 	TouchOwned(ctx context.Context, owner, key string, ttl time.Duration) error
 }
 
+// Getter is an optional Backend ability, detected by type assertion: it
+// reads stored records by key, for operators (Store.Find with a whole ID).
+type Getter interface {
+	// Get returns the records stored under keys, leaving out missing ones.
+	Get(ctx context.Context, keys ...string) ([]Stored, error)
+}
+
 // Lister is an optional Backend ability, detected by type assertion: it
 // walks and reads the stored records, for operators and for finding an
 // owner's sessions when there is no OwnerIndex.
 type Lister interface {
+	Getter
 	// List calls fn with successive batches of the records whose key starts
 	// with prefix ("" for all), never holding the backend for long (Redis:
 	// SCAN, never KEYS). A record written or deleted during the walk may or
 	// may not be seen, and one may be seen twice (as SCAN allows).
 	List(ctx context.Context, prefix string, fn func([]Stored) error) error
-	// Get returns the records stored under keys, leaving out missing ones.
-	Get(ctx context.Context, keys ...string) ([]Stored, error)
 }
 
 // Inspector is an optional Backend ability, detected by type assertion: it

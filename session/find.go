@@ -29,27 +29,34 @@ type SessionInfo struct {
 	Forward bool
 }
 
-// ErrNotOnServer is returned when sessions cannot be found on the server:
+// ErrCannotList is returned when the store cannot walk its sessions:
 // cookie sessions live only in the browsers, and a backend that is no
-// Lister cannot be walked.
-var ErrNotOnServer = errors.New("sessions are not kept where they can be listed: cookie sessions live only in the browsers")
+// Lister (Memcached) keeps no list of its keys.
+var ErrCannotList = errors.New("this store cannot list its sessions")
+
+// ErrNotOnServer is returned when sessions are not kept on the server
+// (cookie sessions): none can be found or ended there.
+var ErrNotOnServer = errors.New("sessions are not kept on the server: cookie sessions live only in the browsers")
 
 // revokeBatch bounds the records deleted in one Write, and read in one
 // step of SessionsOf.
 const revokeBatch = 500
 
-// CanFind reports whether the store can find and end stored sessions
-// (Sessions, SessionsOf, Find, Revoke): false for cookie
-// sessions.
-func (s *Store) CanFind() bool {
+// CanList reports whether the store can walk its sessions (Sessions,
+// SessionsOf, and Find with part of an ID): false for cookie sessions and
+// for a backend that is no Lister.
+func (s *Store) CanList() bool {
 	_, ok := s.cfg.Backend.(Lister)
 	return ok
 }
 
 func (s *Store) lister() (Lister, error) {
+	if s.cfg.Backend == nil {
+		return nil, ErrNotOnServer
+	}
 	l, ok := s.cfg.Backend.(Lister)
 	if !ok {
-		return nil, ErrNotOnServer
+		return nil, ErrCannotList
 	}
 	return l, nil
 }
@@ -116,29 +123,29 @@ func (s *Store) SessionsOf(ctx context.Context, owner string) ([]SessionInfo, er
 }
 
 // Find returns the stored sessions that ref names: a full session ID (as
-// in the cookie, with or without its signature), or the start of a backend
-// key as operators see it (at least one character of the base64url
-// alphabet). Several sessions may match a short ref.
+// in the cookie, with or without its signature), read with the backend's
+// Getter, or the start of a backend key as operators see it (at least one
+// character of the base64url alphabet), found with its Lister. Several
+// sessions may match a short ref.
 func (s *Store) Find(ctx context.Context, ref string) ([]SessionInfo, error) {
+	if s.cfg.Backend == nil {
+		return nil, ErrNotOnServer
+	}
 	if id, _, signed := strings.Cut(ref, "."); signed && validID(id) {
 		ref = id
 	}
 	if ref == "" || !base64urlOnly(ref) {
 		return nil, fmt.Errorf("%q is not a session ID: want characters A-Z a-z 0-9 - _ only", ref)
 	}
-	l, err := s.lister()
-	if err != nil {
-		return nil, err
-	}
-	if validID(ref) { // a whole ID names one key: no need to scan for it
-		recs, err := l.Get(ctx, s.Key(ref))
+	if g, ok := s.cfg.Backend.(Getter); ok && validID(ref) { // a whole ID names one key: no need to scan for it
+		recs, err := g.Get(ctx, s.Key(ref))
 		if err != nil {
 			return nil, fmt.Errorf("%w: find session: %w", ErrUnavailable, err)
 		}
 		return s.infos(recs), nil
 	}
 	var out []SessionInfo
-	err = s.sessions(ctx, ref, func(batch []SessionInfo) error {
+	err := s.sessions(ctx, ref, func(batch []SessionInfo) error {
 		out = append(out, batch...)
 		return nil
 	})
@@ -150,8 +157,8 @@ func (s *Store) Find(ctx context.Context, ref string) ([]SessionInfo, error) {
 // cookies get a fresh session on their next request. It deletes
 // revokeBatch sessions per backend write, and rests after each (see rest).
 func (s *Store) Revoke(ctx context.Context, ss ...SessionInfo) error {
-	if _, err := s.lister(); err != nil {
-		return err
+	if s.cfg.Backend == nil {
+		return ErrNotOnServer
 	}
 	recs := make([]Record, 0, revokeBatch)
 	for batch := range slices.Chunk(ss, revokeBatch) {

@@ -551,9 +551,10 @@ func (s *Store) forget(r *http.Request, w http.ResponseWriter, gs *gsessions.Ses
 }
 
 // unavailable wraps a backend's error as ErrUnavailable, but for a
-// *Conflict, which it returns as it is.
+// *Conflict and ErrTooLarge (a record over the server's own limit), which
+// it returns as they are.
 func unavailable(doing string, err error) error {
-	if isConflict(err) {
+	if isConflict(err) || errors.Is(err, ErrTooLarge) {
 		return err
 	}
 	return fmt.Errorf("%w: %s: %w", ErrUnavailable, doing, err)

@@ -44,8 +44,8 @@ func TestOpen(t *testing.T) {
 			if err := store.Ping(t.Context()); err != nil {
 				t.Errorf("Ping: %v", err)
 			}
-			if store.CanFind() != tc.find {
-				t.Errorf("CanFind() = %v, want %v", store.CanFind(), tc.find)
+			if store.CanList() != tc.find {
+				t.Errorf("CanList() = %v, want %v", store.CanList(), tc.find)
 			}
 			if err := closeStore(); err != nil {
 				t.Errorf("close: %v", err)
