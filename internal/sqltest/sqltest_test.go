@@ -3,14 +3,18 @@ package sqltest
 import (
 	"context"
 	"database/sql"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	_ "modernc.org/sqlite" // "sqlite"
+
+	"github.com/sessionsvc/sessionsvc/internal/proxytest"
 )
 
 // TestPostgres: the database exists, and can be used at the URL returned,
@@ -166,5 +170,42 @@ func TestSQLite(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestProxyPostgres: a database/sql pool through the proxy fails while the
+// proxy is cut and recovers after Restore.
+func TestProxyPostgres(t *testing.T) {
+	u, err := url.Parse(Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := u.Host
+	if u.Port() == "" {
+		target = net.JoinHostPort(u.Hostname(), "5432")
+	}
+	p := proxytest.NewProxy(t, target)
+	u.Host = p.Addr()
+	db, err := sql.Open("pgx", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ping := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var one int
+		return db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	}
+	if err := ping(); err != nil {
+		t.Fatalf("through the proxy: %v", err)
+	}
+	p.Cut()
+	if err := ping(); err == nil {
+		t.Fatal("a query succeeded while the proxy was cut")
+	}
+	p.Restore()
+	if err := ping(); err != nil {
+		t.Fatalf("after Restore: %v", err)
 	}
 }

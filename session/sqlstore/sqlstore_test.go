@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sessionsvc/sessionsvc/config"
+	"github.com/sessionsvc/sessionsvc/internal/proxytest"
 	"github.com/sessionsvc/sessionsvc/internal/sqltest"
 	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/session/sessiontest"
@@ -110,7 +111,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := sqltest.NewProxy(t, u.Host)
+	proxy := proxytest.NewProxy(t, u.Host)
 	u.Host = proxy.Addr()
 	proxy.Cut() // down when the service starts
 	b := open(t, u.String(), nil)

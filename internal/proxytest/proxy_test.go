@@ -1,12 +1,9 @@
-package sqltest
+package proxytest
 
 import (
 	"bufio"
-	"context"
-	"database/sql"
 	"io"
 	"net"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -99,42 +96,5 @@ func TestProxy(t *testing.T) {
 	}
 	if err := roundTrip(c, r, "old"); err == nil {
 		t.Error("the connection Cut closed works again after Restore")
-	}
-}
-
-// TestProxyPostgres: a database/sql pool through the proxy fails while the
-// proxy is cut and recovers after Restore.
-func TestProxyPostgres(t *testing.T) {
-	u, err := url.Parse(Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := u.Host
-	if u.Port() == "" {
-		target = net.JoinHostPort(u.Hostname(), "5432")
-	}
-	p := NewProxy(t, target)
-	u.Host = p.Addr()
-	db, err := sql.Open("pgx", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	ping := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		var one int
-		return db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
-	}
-	if err := ping(); err != nil {
-		t.Fatalf("through the proxy: %v", err)
-	}
-	p.Cut()
-	if err := ping(); err == nil {
-		t.Fatal("a query succeeded while the proxy was cut")
-	}
-	p.Restore()
-	if err := ping(); err != nil {
-		t.Fatalf("after Restore: %v", err)
 	}
 }

@@ -1,4 +1,6 @@
-package sqltest
+// Package proxytest gives tests a TCP proxy that can cut its connections,
+// to stand between the code under test and a real server.
+package proxytest
 
 import (
 	"io"
