@@ -42,8 +42,9 @@ type Config struct {
 	SecretKeyFallbacks []string `env:"SECRET_KEY_FALLBACKS"`
 	GeneratedSecret    bool
 
-	// SessionType is redis, sqlalchemy, filesystem or cookie ("sql" is read
-	// as sqlalchemy, "null" as cookie).
+	// SessionType is redis, memcached, sqlalchemy, mongodb, filesystem or
+	// cookie ("sql" is read as sqlalchemy, "mongo" as mongodb, "null" as
+	// cookie).
 	SessionType string `env:"SESSION_TYPE" envDefault:"filesystem"`
 	Permanent   bool   `env:"SESSION_PERMANENT" envDefault:"true"`
 	UseSigner   bool   `env:"SESSION_USE_SIGNER" envDefault:"false"`
@@ -95,6 +96,25 @@ type Config struct {
 	// the database at once.
 	SQLTimeout  time.Duration `env:"SESSION_SQLALCHEMY_TIMEOUT" envDefault:"500ms"`
 	SQLPoolSize int           `env:"SESSION_SQLALCHEMY_POOL_SIZE" envDefault:"10"`
+
+	// Memcached are the servers of SESSION_TYPE=memcached, host:port or a
+	// Unix socket's absolute path, comma-separated; sessions are spread
+	// over them by consistent hashing. MemcachedTimeout bounds every
+	// operation; MemcachedMaxIdle is how many idle connections are kept per
+	// server.
+	Memcached        []string      `env:"SESSION_MEMCACHED" envDefault:"127.0.0.1:11211"`
+	MemcachedTimeout time.Duration `env:"SESSION_MEMCACHED_TIMEOUT" envDefault:"500ms"`
+	MemcachedMaxIdle int           `env:"SESSION_MEMCACHED_MAX_IDLE" envDefault:"32"`
+
+	// MongoDB is the server of SESSION_TYPE=mongodb, a mongodb:// or
+	// mongodb+srv:// URI (pool options in it, as the MongoDB drivers take
+	// them); its String hides the password. The sessions are documents of
+	// the collection MongoDBCollection in the database MongoDBDatabase.
+	// MongoDBTimeout bounds every operation.
+	MongoDB           MongoURI      `env:"SESSION_MONGODB" envDefault:"mongodb://127.0.0.1:27017"`
+	MongoDBDatabase   string        `env:"SESSION_MONGODB_DB" envDefault:"flask_session"`
+	MongoDBCollection string        `env:"SESSION_MONGODB_COLLECT" envDefault:"sessions"`
+	MongoDBTimeout    time.Duration `env:"SESSION_MONGODB_TIMEOUT" envDefault:"500ms"`
 
 	CookieName     string `env:"SESSION_COOKIE_NAME" envDefault:"session"`
 	CookieDomain   string `env:"SESSION_COOKIE_DOMAIN"`
@@ -273,6 +293,13 @@ func parsers() map[reflect.Type]env.ParserFunc {
 			}
 			return u, nil
 		},
+		reflect.TypeFor[MongoURI](): func(s string) (any, error) {
+			u, err := ParseMongoURI(s)
+			if err != nil {
+				return nil, &Error{Value: strconv.Quote(redact(s)), Want: err.Error() + "; want " + mongoURIForms}
+			}
+			return u, nil
+		},
 		reflect.TypeFor[SQLURL](): func(s string) (any, error) {
 			u, err := ParseSQLURL(s)
 			if err != nil {
@@ -369,12 +396,14 @@ func (c *Config) check(vars map[string]string) error {
 	if c.Mode, err = oneOf("GIN_MODE", c.Mode, "debug", "release"); err != nil {
 		return err
 	}
-	if c.SessionType, err = oneOf("SESSION_TYPE", c.SessionType, "redis", "sqlalchemy", "sql", "filesystem", "cookie", "null"); err != nil {
+	if c.SessionType, err = oneOf("SESSION_TYPE", c.SessionType, "redis", "memcached", "sqlalchemy", "sql", "mongodb", "mongo", "filesystem", "cookie", "null"); err != nil {
 		return err
 	}
 	switch c.SessionType {
 	case "sql":
 		c.SessionType = "sqlalchemy"
+	case "mongo":
+		c.SessionType = "mongodb"
 	case "null":
 		c.SessionType = "cookie"
 	}
@@ -393,6 +422,9 @@ func (c *Config) check(vars map[string]string) error {
 		{"SESSION_REDIS_MIN_REPLICAS", int64(c.RedisMinReplicas), false},
 		{"SESSION_SQLALCHEMY_TIMEOUT", int64(c.SQLTimeout), true},
 		{"SESSION_SQLALCHEMY_POOL_SIZE", int64(c.SQLPoolSize), false},
+		{"SESSION_MEMCACHED_TIMEOUT", int64(c.MemcachedTimeout), true},
+		{"SESSION_MEMCACHED_MAX_IDLE", int64(c.MemcachedMaxIdle), false},
+		{"SESSION_MONGODB_TIMEOUT", int64(c.MongoDBTimeout), true},
 		{"SHUTDOWN_TIMEOUT", int64(c.ShutdownTimeout), true},
 		{"HSTS_MAX_AGE", int64(c.HSTSMaxAge), true},
 	} {
@@ -478,6 +510,12 @@ func (c *Config) check(vars map[string]string) error {
 		}
 	}
 	if err := c.checkSQL(vars); err != nil {
+		return err
+	}
+	if err := c.checkMemcached(vars); err != nil {
+		return err
+	}
+	if err := c.checkMongoDB(); err != nil {
 		return err
 	}
 	if c.RedisCAFile != "" {

@@ -39,6 +39,9 @@ func TestDefaults(t *testing.T) {
 		"HSTSMaxAge": 365 * 24 * time.Hour,
 		"SQL":        SQLURL{}, "SessionSQL": SQLURL{}, "SQLTable": "sessions", "SQLSchema": "",
 		"SQLTimeout": 500 * time.Millisecond, "SQLPoolSize": 10,
+		"Memcached": []string{"127.0.0.1:11211"}, "MemcachedTimeout": 500 * time.Millisecond, "MemcachedMaxIdle": 32,
+		"MongoDB":         MongoURI{URI: "mongodb://127.0.0.1:27017", Hosts: "127.0.0.1:27017"},
+		"MongoDBDatabase": "flask_session", "MongoDBCollection": "sessions", "MongoDBTimeout": 500 * time.Millisecond,
 	}
 	v := reflect.ValueOf(c)
 	for field, w := range want {
@@ -61,6 +64,12 @@ func TestValues(t *testing.T) {
 		{"PERMANENT_SESSION_LIFETIME=60", "Lifetime", time.Minute},
 		{"SESSION_TYPE=null", "SessionType", "cookie"},
 		{"SESSION_TYPE=REDIS", "SessionType", "redis"},
+		{"SESSION_TYPE=Memcached", "SessionType", "memcached"},
+		{"SESSION_TYPE=mongo", "SessionType", "mongodb"},
+		{"SESSION_MEMCACHED= cache1:11211 , /run/memcached/memcached.sock,[::1]:11212,", "Memcached", []string{"cache1:11211", "/run/memcached/memcached.sock", "[::1]:11212"}},
+		{"SESSION_MONGODB=mongodb://app:p%40ss@db1,db2:27018/admin?replicaSet=rs0&maxPoolSize=50", "MongoDB", MongoURI{URI: "mongodb://app:p%40ss@db1,db2:27018/admin?replicaSet=rs0&maxPoolSize=50", Hosts: "db1,db2:27018"}},
+		{"SESSION_MONGODB=mongodb+srv://cluster0.example.net/?retryWrites=true", "MongoDB", MongoURI{URI: "mongodb+srv://cluster0.example.net/?retryWrites=true", Hosts: "cluster0.example.net"}},
+		{"SESSION_MONGODB_DB=app\x00SESSION_MONGODB_COLLECT=web.sessions", "MongoDBCollection", "web.sessions"},
 		{"SESSION_TYPE=sql\x00SQLALCHEMY_DATABASE_URI=sqlite:///s.db", "SessionType", "sqlalchemy"},
 		{"SESSION_TYPE=SQLAlchemy\x00SQLALCHEMY_DATABASE_URI=sqlite:///s.db", "SessionType", "sqlalchemy"},
 		{"SESSION_TYPE=sqlalchemy\x00SQLALCHEMY_DATABASE_URI=postgresql://u:pw@db/app", "SQL.DSN", "postgres://u:pw@db:5432/app"},
@@ -137,6 +146,8 @@ const (
 	sqlForms    = "postgresql://user:password@host[:port]/db[?sslmode=require&...], mysql://user:password@host[:port]/db[?charset=utf8mb4&...] (or mariadb://), sqlite:///relative/path.db or sqlite:////absolute/path.db; a +driver after the scheme (postgresql+psycopg2) is ignored"
 	wantSQLURL  = "required when SESSION_TYPE=sqlalchemy: want a database URL such as postgresql://user:password@host:5432/db, mysql://user:password@host:3306/db or sqlite:///path.db"
 	wantSQLName = "want a plain SQL name: ASCII letters, digits and _, not starting with a digit, at most 63 bytes"
+
+	wantMemcached = "want comma-separated servers, host:port (memcached-1:11211,memcached-2:11211) or the absolute path of a Unix socket"
 )
 
 const redisForms = "redis://[user:password@]host[:port][/db], rediss://... for TLS, unix:///path/to/socket[?db=N], or redis-sentinel://[[user:]password@]host[:port][,host2[:port2]...][/db]#mastername"
@@ -150,7 +161,19 @@ func TestErrors(t *testing.T) {
 		{"PORT=http", `PORT="http": want a whole number of at least 1`},
 		{"PORT=70000", `PORT="70000": want a port number from 1 to 65535`},
 		{"GIN_MODE=prod", `GIN_MODE="prod": accepted values are debug, release`},
-		{"SESSION_TYPE=mongodb", `SESSION_TYPE="mongodb": accepted values are redis, sqlalchemy, sql, filesystem, cookie, null`},
+		{"SESSION_TYPE=dynamodb", `SESSION_TYPE="dynamodb": accepted values are redis, memcached, sqlalchemy, sql, mongodb, mongo, filesystem, cookie, null`},
+		{"SESSION_MEMCACHED=,", `SESSION_MEMCACHED=",": no server; ` + wantMemcached},
+		{"SESSION_MEMCACHED=cache1", `SESSION_MEMCACHED="cache1": "cache1" is not host:port; ` + wantMemcached},
+		{"SESSION_MEMCACHED=cache1:11211,cache2:0", `SESSION_MEMCACHED="cache1:11211,cache2:0": "cache2:0" is not host:port; ` + wantMemcached},
+		{"SESSION_MEMCACHED=cache1:11211, cache1:11211", `SESSION_MEMCACHED="cache1:11211, cache1:11211": "cache1:11211" is listed twice; ` + wantMemcached},
+		{"SESSION_MEMCACHED=/run/../memcached.sock", `SESSION_MEMCACHED="/run/../memcached.sock": "/run/../memcached.sock" is not a clean path; ` + wantMemcached},
+		{"SESSION_MEMCACHED_MAX_IDLE=0", `SESSION_MEMCACHED_MAX_IDLE="0": want a whole number of at least 1`},
+		{"SESSION_MONGODB=mysql://u:hunter2@db/app", `SESSION_MONGODB="mysql://u:xxxxx@db/app": scheme must be mongodb or mongodb+srv; want ` + mongoURIForms},
+		{"SESSION_MONGODB=mongodb://u:hunter2@/app", `SESSION_MONGODB="mongodb://u:xxxxx@/app": no host; want ` + mongoURIForms},
+		{"SESSION_MONGODB=mongodb://db:99999", `SESSION_MONGODB="mongodb://db:99999": port "99999" is not a port number; want ` + mongoURIForms},
+		{"SESSION_MONGODB=mongodb+srv://a.example.com,b.example.com", `SESSION_MONGODB="mongodb+srv://a.example.com,b.example.com": a mongodb+srv URI names one host and no port; want ` + mongoURIForms},
+		{"SESSION_MONGODB_DB=my.db", `SESSION_MONGODB_DB="my.db": want a MongoDB database name: at most 63 bytes, none of /\. "$*<>:|?`},
+		{"SESSION_MONGODB_COLLECT=system.users", `SESSION_MONGODB_COLLECT="system.users": want a MongoDB collection name: not empty, no "$", not starting with "system."`},
 		{"SESSION_TYPE=sqlalchemy", `SQLALCHEMY_DATABASE_URI="": ` + wantSQLURL},
 		{"SESSION_TYPE=sql\x00SESSION_SQLALCHEMY_DATABASE_URI=", `SQLALCHEMY_DATABASE_URI="": ` + wantSQLURL},
 		{"SQLALCHEMY_DATABASE_URI=oracle://u:hunter2@db/app", `SQLALCHEMY_DATABASE_URI="oracle://u:xxxxx@db/app": scheme must be postgresql, postgres, mysql, mariadb or sqlite; want ` + sqlForms},
