@@ -143,6 +143,18 @@ func TestSessionsCommand(t *testing.T) {
 	}
 }
 
+// TestSessionsCommandOnMemcached: what Memcached cannot do (walk its keys)
+// the command refuses plainly, naming the store.
+func TestSessionsCommandOnMemcached(t *testing.T) {
+	env := []string{"SESSION_TYPE=memcached", "SESSION_MEMCACHED=127.0.0.1:1", "HOME=" + t.TempDir()}
+	for _, args := range [][]string{{"count"}, {"list"}, {"list", "--email", "a@example.com"}, {"revoke-email", "a@example.com"}} {
+		out, errOut, code := runSessions(t, env, args...)
+		if code != 1 || !strings.Contains(errOut, "SESSION_TYPE=memcached cannot "+args[0]+": Memcached keeps no list of its keys") || out != "" {
+			t.Errorf("%v: exit %d, %q %q", args, code, out, errOut)
+		}
+	}
+}
+
 func TestSessionsCommandOnADirectory(t *testing.T) {
 	env := []string{"SESSION_TYPE=filesystem", "SESSION_FILE_DIR=" + t.TempDir(), "HOME=" + t.TempDir()}
 	base, _, stop := startRun(t, env...)

@@ -51,12 +51,15 @@ func Run(ctx context.Context, cfg config.Config, open func() (*session.Store, er
 	if cfg.SessionType == "cookie" {
 		return errors.New("SESSION_TYPE=cookie keeps each session in its browser's cookie: there is nothing on the server to count, list or revoke")
 	}
+	if cfg.SessionType == "memcached" && o.cmd != "show" && o.cmd != "revoke" {
+		return errors.New("SESSION_TYPE=memcached cannot " + o.cmd + ": Memcached keeps no list of its keys, so its sessions cannot be counted, listed or found by email; show and revoke take a whole session ID (43 characters, as in the cookie)")
+	}
 	store, err := open()
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	a := &admin{store: store, out: stdout, full: o.full}
+	a := &admin{store: store, storeType: cfg.SessionType, out: stdout, full: o.full}
 	switch o.cmd {
 	case "count":
 		return a.count(ctx)
@@ -73,9 +76,10 @@ func Run(ctx context.Context, cfg config.Config, open func() (*session.Store, er
 
 // admin carries out the sessions commands.
 type admin struct {
-	store *session.Store
-	out   io.Writer
-	full  bool // print whole session IDs
+	store     *session.Store
+	storeType string // SESSION_TYPE
+	out       io.Writer
+	full      bool // print whole session IDs
 }
 
 func (a *admin) count(ctx context.Context) error {
@@ -217,6 +221,9 @@ func (a *admin) revokeEmail(ctx context.Context, email string) error {
 // find returns the one session ref names, or an error saying why not.
 func (a *admin) find(ctx context.Context, ref string) (session.SessionInfo, error) {
 	found, err := a.store.Find(ctx, ref)
+	if errors.Is(err, session.ErrCannotList) {
+		return session.SessionInfo{}, &UsageError{"SESSION_TYPE=" + a.storeType + " finds a session by its whole ID only (43 characters, as in the cookie): it keeps no list of its keys to search for " + strconv.Quote(ref)}
+	}
 	if err != nil && !errors.Is(err, session.ErrUnavailable) {
 		return session.SessionInfo{}, &UsageError{err.Error()}
 	}
