@@ -98,7 +98,8 @@ func TestThirtyOneDays(t *testing.T) {
 	if !strings.HasPrefix(reply, "HD ") || err != nil {
 		t.Fatalf("mg t = %q", reply)
 	}
-	if got := time.Duration(ttl) * time.Second; got < month-time.Minute || got > month+time.Second {
+	// The server counts from its clock's last whole second, which lags.
+	if got := time.Duration(ttl) * time.Second; got < month-time.Minute || got > month+3*time.Second {
 		t.Errorf("the server says %v left, want about %v", got, month)
 	}
 	if got, found, err := b.TTL(t.Context(), key); !found || err != nil || got < month-time.Minute || got > month {
@@ -113,7 +114,7 @@ func TestThirtyOneDays(t *testing.T) {
 		}
 		reply := srv.Do("mg " + srv.Prefix + key + " t")
 		left, _ := strconv.Atoi(strings.TrimPrefix(strings.Fields(reply + " x")[1], "t"))
-		if got := time.Duration(left) * time.Second; got < ttl-5*time.Second || got > ttl+time.Second {
+		if got := time.Duration(left) * time.Second; got < ttl-5*time.Second || got > ttl+3*time.Second {
 			t.Errorf("TTL %v: the server says %q", ttl, reply)
 		}
 	}
