@@ -15,6 +15,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/sessionsvc/sessionsvc/internal/memcachedtest"
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
 )
 
@@ -144,14 +145,32 @@ func TestSessionsCommand(t *testing.T) {
 }
 
 // TestSessionsCommandOnMemcached: what Memcached cannot do (walk its keys)
-// the command refuses plainly, naming the store.
+// the command refuses plainly, naming the store; a session is still shown
+// and revoked by its whole ID.
 func TestSessionsCommandOnMemcached(t *testing.T) {
-	env := []string{"SESSION_TYPE=memcached", "SESSION_MEMCACHED=127.0.0.1:1", "HOME=" + t.TempDir()}
+	env := []string{"SESSION_TYPE=memcached", "SESSION_MEMCACHED=" + memcachedtest.Start(t).Addr(), "HOME=" + t.TempDir()}
 	for _, args := range [][]string{{"count"}, {"list"}, {"list", "--email", "a@example.com"}, {"revoke-email", "a@example.com"}} {
 		out, errOut, code := runSessions(t, env, args...)
 		if code != 1 || !strings.Contains(errOut, "SESSION_TYPE=memcached cannot "+args[0]+": Memcached keeps no list of its keys") || out != "" {
 			t.Errorf("%v: exit %d, %q %q", args, code, out, errOut)
 		}
+	}
+	if out, errOut, code := runSessions(t, env, "show", "abcdefgh"); code != 2 || !strings.Contains(errOut, "SESSION_TYPE=memcached finds a session by its whole ID only") {
+		t.Errorf("show with part of an ID: exit %d, %q %q", code, out, errOut)
+	}
+
+	base, _, stop := startRun(t, env...)
+	t.Cleanup(func() { stop() })
+	cookie := setEmail(t, base, "alice@example.com")
+	id := strings.TrimPrefix(cookie, "session=")
+	if out, errOut, code := runSessions(t, env, "show", id); code != 0 || !strings.Contains(out, "alice@example.com") {
+		t.Errorf("show: exit %d, %q %q", code, out, errOut)
+	}
+	if out, errOut, code := runSessions(t, env, "revoke", id); code != 0 || !strings.Contains(out, "revoked session") {
+		t.Errorf("revoke: exit %d, %q %q", code, out, errOut)
+	}
+	if out, errOut, code := runSessions(t, env, "show", id); code != 1 || !strings.Contains(errOut, "no session matches") {
+		t.Errorf("show after revoke: exit %d, %q %q", code, out, errOut)
 	}
 }
 

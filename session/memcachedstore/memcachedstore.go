@@ -83,6 +83,10 @@ const (
 	maxSessionKeyLen = 64  // the core's longest key
 )
 
+// ErrKeyPrefix is the error of New for a Config.Prefix that would make
+// keys Memcached refuses.
+var ErrKeyPrefix = fmt.Errorf("want a prefix of at most %d bytes (memcached keys are at most %d) without spaces or control characters", maxKeyLen-maxSessionKeyLen, maxKeyLen)
+
 // New returns a Backend over cfg.Servers. It does not connect (nor resolve
 // host names): each operation dials when it finds no idle connection. It
 // fails only on a configuration that cannot work.
@@ -97,7 +101,7 @@ func New(cfg Config) (*Backend, error) {
 		cfg.MaxIdle = 64
 	}
 	if !legalKey(cfg.Prefix) || len(cfg.Prefix)+maxSessionKeyLen > maxKeyLen {
-		return nil, fmt.Errorf("key prefix %q: memcached keys are at most %d bytes (the prefix at most %d), without spaces or control characters", cfg.Prefix, maxKeyLen, maxKeyLen-maxSessionKeyLen)
+		return nil, ErrKeyPrefix
 	}
 	b := &Backend{cfg: cfg, ring: newRing(cfg.Servers, nil)}
 	seen := map[string]bool{}

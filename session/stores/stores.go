@@ -1,18 +1,21 @@
 // Package stores turns a config.Config into the configured session store:
 // the one function any Gin application needs to keep its sessions the way
-// this service does (SESSION_TYPE redis, sqlalchemy, filesystem or cookie, and every
-// SESSION_* setting).
+// this service does (SESSION_TYPE redis, memcached, sqlalchemy, mongodb,
+// filesystem or cookie, and every SESSION_* setting).
 package stores
 
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/session/dirstore"
+	"github.com/sessionsvc/sessionsvc/session/memcachedstore"
 	"github.com/sessionsvc/sessionsvc/session/redisstore"
 	"github.com/sessionsvc/sessionsvc/session/sqlstore"
 )
@@ -60,6 +63,17 @@ func Open(cfg config.Config, h Hooks) (*session.Store, func() error, error) {
 			MinReplicas: cfg.RedisMinReplicas,
 			TLS:         &tls.Config{RootCAs: cfg.RedisCAs, MinVersion: tls.VersionTLS12},
 		})
+	case "memcached":
+		b, err := memcachedstore.New(memcachedstore.Config{
+			Servers: cfg.Memcached, Prefix: cfg.KeyPrefix, Timeout: cfg.MemcachedTimeout, MaxIdle: cfg.MemcachedMaxIdle,
+		})
+		switch {
+		case errors.Is(err, memcachedstore.ErrKeyPrefix):
+			return nil, nil, &config.Error{Var: "SESSION_KEY_PREFIX", Value: strconv.Quote(cfg.KeyPrefix), Want: err.Error()}
+		case err != nil:
+			return nil, nil, &config.Error{Var: "SESSION_MEMCACHED", Value: strconv.Quote(strings.Join(cfg.Memcached, ",")), Want: err.Error()}
+		}
+		sc.Backend, sc.Timeout = b, cfg.MemcachedTimeout
 	case "sqlalchemy":
 		b, err := sqlstore.New(sqlstore.Config{
 			Dialect: cfg.SQL.Dialect, DSN: cfg.SQL.DSN, Table: cfg.SQLTable, Schema: cfg.SQLSchema,

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sessionsvc/sessionsvc/config"
+	"github.com/sessionsvc/sessionsvc/internal/memcachedtest"
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
 	"github.com/sessionsvc/sessionsvc/internal/sqltest"
 	"github.com/sessionsvc/sessionsvc/session/stores"
@@ -34,6 +35,7 @@ func TestOpen(t *testing.T) {
 		{"filesystem", []string{"SESSION_TYPE=filesystem", "SESSION_FILE_DIR=" + t.TempDir()}, true},
 		{"sqlalchemy", []string{"SESSION_TYPE=sqlalchemy", "SQLALCHEMY_DATABASE_URI=" + sqltest.SQLite(t)}, true},
 		{"sql on PostgreSQL", []string{"SESSION_TYPE=sql", "SQLALCHEMY_DATABASE_URI=" + sqltest.Postgres(t)}, true},
+		{"memcached", []string{"SESSION_TYPE=memcached", "SESSION_MEMCACHED=" + memcachedtest.Start(t).Addr()}, false},
 		{"cookie", []string{"SESSION_TYPE=cookie"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,6 +53,15 @@ func TestOpen(t *testing.T) {
 				t.Errorf("close: %v", err)
 			}
 		})
+	}
+}
+
+// A key prefix that would make keys Memcached refuses is a configuration
+// error that names the variable.
+func TestOpenBadMemcachedPrefix(t *testing.T) {
+	_, _, err := stores.Open(load(t, "SESSION_TYPE=memcached", "SESSION_KEY_PREFIX=my sessions:"), stores.Hooks{})
+	if cerr, ok := errors.AsType[*config.Error](err); !ok || cerr.Var != "SESSION_KEY_PREFIX" {
+		t.Errorf("Open = %v, want a config error naming SESSION_KEY_PREFIX", err)
 	}
 }
 
