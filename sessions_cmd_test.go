@@ -151,7 +151,7 @@ func TestSessionsCommandOnMemcached(t *testing.T) {
 	env := []string{"SESSION_TYPE=memcached", "SESSION_MEMCACHED=" + memcachedtest.Start(t).Addr(), "HOME=" + t.TempDir()}
 	for _, args := range [][]string{{"count"}, {"list"}, {"list", "--email", "a@example.com"}, {"revoke-email", "a@example.com"}} {
 		out, errOut, code := runSessions(t, env, args...)
-		if code != 1 || !strings.Contains(errOut, "SESSION_TYPE=memcached cannot "+args[0]+": Memcached keeps no list of its keys") || out != "" {
+		if code != 1 || !strings.Contains(errOut, "SESSION_TYPE=memcached cannot "+args[0]+": Memcached has no index of its keys") || out != "" {
 			t.Errorf("%v: exit %d, %q %q", args, code, out, errOut)
 		}
 	}

@@ -52,7 +52,7 @@ func Run(ctx context.Context, cfg config.Config, open func() (*session.Store, er
 		return errors.New("SESSION_TYPE=cookie keeps each session in its browser's cookie: there is nothing on the server to count, list or revoke")
 	}
 	if cfg.SessionType == "memcached" && o.cmd != "show" && o.cmd != "revoke" {
-		return errors.New("SESSION_TYPE=memcached cannot " + o.cmd + ": Memcached keeps no list of its keys, so its sessions cannot be counted, listed or found by email; show and revoke take a whole session ID (43 characters, as in the cookie)")
+		return errors.New("SESSION_TYPE=memcached cannot " + o.cmd + ": Memcached has no index of its keys, so its sessions cannot be counted, listed or found by email; show and revoke take a whole session ID (43 characters, as in the cookie)")
 	}
 	store, err := open()
 	if err != nil {
@@ -222,7 +222,7 @@ func (a *admin) revokeEmail(ctx context.Context, email string) error {
 func (a *admin) find(ctx context.Context, ref string) (session.SessionInfo, error) {
 	found, err := a.store.Find(ctx, ref)
 	if errors.Is(err, session.ErrCannotList) {
-		return session.SessionInfo{}, &UsageError{"SESSION_TYPE=" + a.storeType + " finds a session by its whole ID only (43 characters, as in the cookie): it keeps no list of its keys to search for " + strconv.Quote(ref)}
+		return session.SessionInfo{}, &UsageError{"SESSION_TYPE=" + a.storeType + " finds a session by its whole ID only (43 characters, as in the cookie): it has no index of its keys to search for " + strconv.Quote(ref)}
 	}
 	if err != nil && !errors.Is(err, session.ErrUnavailable) {
 		return session.SessionInfo{}, &UsageError{err.Error()}
