@@ -62,6 +62,11 @@ func dataDoc(data []byte) (bson.D, int, error) {
 	return doc, len(m), nil
 }
 
+// nestedArray is the one name of the document that holds an array that is
+// an element of an array: FerretDB 1.x refuses arrays directly in arrays.
+// escape never makes this name.
+const nestedArray = "%array"
+
 func bsonValue(v any) (any, error) {
 	switch v := v.(type) {
 	case nil, bool, string:
@@ -74,6 +79,9 @@ func bsonValue(v any) (any, error) {
 			var err error
 			if a[i], err = bsonValue(e); err != nil {
 				return nil, err
+			}
+			if inner, ok := a[i].(bson.A); ok {
+				a[i] = bson.D{{Key: nestedArray, Value: inner}}
 			}
 		}
 		return a, nil
@@ -214,7 +222,11 @@ func appendValue(b []byte, v bson.RawValue) ([]byte, error) {
 	case bson.TypeNull:
 		return append(b, "null"...), nil
 	case bson.TypeEmbeddedDocument:
-		return appendJSON(b, v.Document())
+		doc := v.Document()
+		if elems, err := doc.Elements(); err == nil && len(elems) == 1 && elems[0].Key() == nestedArray && elems[0].Value().Type == bson.TypeArray {
+			return appendValue(b, elems[0].Value())
+		}
+		return appendJSON(b, doc)
 	case bson.TypeArray:
 		vals, err := v.Array().Values()
 		if err != nil {

@@ -6,9 +6,11 @@
 //	 expiry: ISODate("..."), owner: "a@example.com"}
 //
 // data holds the session's values as BSON (JSON numbers as int64 where they
-// are integers, float64 otherwise; objects with sorted keys); a name's "%",
-// "." and leading "$" are escaped as "%25", "%2E" and "%24", so that every
-// value is a field of its own that a dotted path reaches. n counts the
+// are integers, float64 otherwise; objects with sorted keys; an array that
+// is an element of an array as {"%array": [...]}, since FerretDB 1.x
+// refuses arrays directly in arrays); a name's "%", "." and leading "$"
+// are escaped as "%25", "%2E" and "%24", so that every value is a field of
+// its own that a dotted path reaches. n counts the
 // names in data. owner is the session's owner (session.Config.OwnerKey),
 // absent when it has none; an index on it finds an owner's sessions. A
 // document whose expiry has passed is never served: every read asks for
