@@ -2,6 +2,12 @@ package mongostore_test
 
 import (
 	"crypto/rand"
+	"errors"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"encoding/hex"
 	"log/slog"
 	"testing"
@@ -41,4 +47,95 @@ func randomHex(n int) string {
 func TestConformance(t *testing.T) {
 	srv := mongotest.Start(t)
 	sessiontest.Run(t, func(t testing.TB) session.Backend { return open(t, srv, nil) })
+}
+
+// A conditional write applies only where each value it changes still
+// holds exactly what was loaded, however a query's equality would stretch
+// (an array holding the value, null for a missing field); values it does
+// not change may have changed meanwhile. Emptying a session compares all.
+func TestConditionsAreExact(t *testing.T) {
+	srv := mongotest.Start(t)
+	b := open(t, srv, nil)
+	set := func(path string, v any) bson.D { return bson.D{{Key: "$set", Value: bson.D{{Key: path, Value: v}}}} }
+	for _, tc := range []struct {
+		name     string
+		loaded   string
+		other    bson.D // what another writer did meanwhile
+		data     string // what this write wants; "" deletes
+		conflict bool
+		want     string // the session afterwards
+	}{
+		{"another value changed", `{"a":"x","b":"1"}`, set("data.b", "2"), `{"a":"y","b":"1"}`, false, `{"a":"y","b":"2"}`},
+		{"another value added", `{"a":"x"}`, bson.D{{Key: "$set", Value: bson.D{{Key: "data.c", Value: "3"}}}, {Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}}, `{"b":"new"}`, false, `{"b":"new","c":"3"}`},
+		{"the value changed", `{"a":"x"}`, set("data.a", "z"), `{"a":"y"}`, true, `{"a":"z"}`},
+		{"the value became an array holding it", `{"a":"x","b":"1"}`, set("data.a", bson.A{"x"}), `{"a":"y","b":"1"}`, true, `{"a":["x"],"b":"1"}`},
+		{"an object became an array holding it", `{"a":{"k":"v"}}`, set("data.a", bson.A{bson.D{{Key: "k", Value: "v"}}}), `{"a":{"k":"w"}}`, true, `{"a":[{"k":"v"}]}`},
+		{"null became missing", `{"a":null,"b":"1"}`, bson.D{{Key: "$unset", Value: bson.D{{Key: "data.a", Value: ""}}}, {Key: "$inc", Value: bson.D{{Key: "n", Value: -1}}}}, `{"a":1,"b":"1"}`, true, `{"b":"1"}`},
+		{"missing became set", `{"b":"1"}`, bson.D{{Key: "$set", Value: bson.D{{Key: "data.a", Value: "z"}}}, {Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}}, `{"a":"y","b":"1"}`, true, `{"a":"z","b":"1"}`},
+		{"empty what is as loaded", `{"a":"x","b":[1]}`, nil, "", false, ""},
+		{"empty after a value became an array", `{"a":"x"}`, set("data.a", bson.A{"x"}), "", true, `{"a":["x"]}`},
+		{"empty after a value was added", `{"a":"x"}`, bson.D{{Key: "$set", Value: bson.D{{Key: "data.c", Value: "3"}}}, {Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}}, "", true, `{"a":"x","c":"3"}`},
+		{"retire what is as loaded", `{"a":"x"}`, nil, `{"__renewed_to":"k","__renewed_until":"1"}`, false, `{"__renewed_to":"k","__renewed_until":"1"}`},
+		{"retire after another value changed", `{"a":"x","b":"1"}`, set("data.b", "2"), `{"__renewed_to":"k","__renewed_until":"1"}`, true, `{"a":"x","b":"2"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			key := session.NewID()
+			if err := b.Write(ctx, session.Record{Key: key, Data: []byte(tc.loaded), TTL: time.Hour}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.other != nil {
+				if _, err := b.Collection().UpdateOne(ctx, bson.D{{Key: "_id", Value: "session:" + key}}, tc.other); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rec := session.Record{Key: key, TTL: time.Hour, Loaded: []byte(tc.loaded)}
+			if tc.data != "" {
+				rec.Data = []byte(tc.data)
+			}
+			err := b.Write(ctx, rec)
+			var c *session.Conflict
+			if got := errors.As(err, &c); got != tc.conflict || !got && err != nil {
+				t.Fatalf("Write = %v, want a conflict: %v", err, tc.conflict)
+			}
+			if c != nil && string(c.Data) != tc.want {
+				t.Errorf("conflict holds %s, want %s", c.Data, tc.want)
+			}
+			got, _, err := b.Load(ctx, key, 0)
+			if string(got) != tc.want || err != nil {
+				t.Errorf("afterwards the session holds %s, %v; want %s", got, err, tc.want)
+			}
+			if tc.want != "" {
+				var doc struct{ N int }
+				b.Collection().FindOne(ctx, bson.D{{Key: "_id", Value: "session:" + key}}).Decode(&doc)
+				if want := strings.Count(tc.want, `":`) - strings.Count(tc.want, `{"k"`); doc.N != want {
+					t.Errorf("n = %d, want %d", doc.N, want)
+				}
+			}
+		})
+	}
+}
+
+// A renewal whose old session changed meanwhile writes nothing: the new
+// session it wrote first is deleted again.
+func TestRenewalConflictLeavesNothing(t *testing.T) {
+	srv := mongotest.Start(t)
+	b := open(t, srv, nil)
+	ctx := t.Context()
+	old, fresh := session.NewID(), session.NewID()
+	b.Write(ctx, session.Record{Key: old, Data: []byte(`{"a":"x"}`), TTL: time.Hour})
+	b.Write(ctx, session.Record{Key: old, Data: []byte(`{"a":"y"}`), TTL: time.Hour, Loaded: []byte(`{"a":"x"}`)})
+	err := b.Write(ctx,
+		session.Record{Key: fresh, Data: []byte(`{"a":"x"}`), TTL: time.Hour},
+		session.Record{Key: old, Data: []byte(`{"__renewed_to":"k","__renewed_until":"1"}`), TTL: time.Second, Loaded: []byte(`{"a":"x"}`)})
+	var c *session.Conflict
+	if !errors.As(err, &c) || c.Key != old || string(c.Data) != `{"a":"y"}` {
+		t.Fatalf("Write = %v, want a conflict on the old key holding a=y", err)
+	}
+	if _, found, _ := b.Load(ctx, fresh, 0); found {
+		t.Error("the renewal's new session was left behind")
+	}
+	if n := count(t, b); n != 1 {
+		t.Errorf("%d documents, want the old session's only", n)
+	}
 }

@@ -263,9 +263,10 @@ func union(a, b map[string]json.RawMessage) []string {
 
 // holds is the condition that a field holds exactly the JSON value raw
 // (present false: that it is absent). A query's equality also matches an
-// array that holds the value as an element, and null matches a missing
-// field, so each is ruled out: a field that was not an array must not be
-// one, and one that was must not hold itself as an element.
+// array that holds the value as an element, and null a missing field, so
+// both are ruled out: a field that was no array must not be one now. An
+// array needs no more: this store never puts an array directly in an
+// array (see nestedArray), so no stored array holds one as an element.
 func holds(raw json.RawMessage, present bool) (bson.D, error) {
 	if !present {
 		return bson.D{{Key: "$exists", Value: false}}, nil
@@ -278,7 +279,7 @@ func holds(raw json.RawMessage, present bool) (bson.D, error) {
 	case nil:
 		return bson.D{{Key: "$type", Value: "null"}, {Key: "$not", Value: bson.D{{Key: "$type", Value: "array"}}}}, nil
 	case bson.A:
-		return bson.D{{Key: "$eq", Value: v}, {Key: "$not", Value: bson.D{{Key: "$elemMatch", Value: bson.D{{Key: "$eq", Value: v}}}}}}, nil
+		return bson.D{{Key: "$eq", Value: v}}, nil
 	default:
 		return bson.D{{Key: "$eq", Value: v}, {Key: "$not", Value: bson.D{{Key: "$type", Value: "array"}}}}, nil
 	}
