@@ -139,3 +139,50 @@ func TestRenewalConflictLeavesNothing(t *testing.T) {
 		t.Errorf("%d documents, want the old session's only", n)
 	}
 }
+
+func BenchmarkBackend(b *testing.B) {
+	srv := mongotest.Start(b)
+	sessiontest.Bench(b, func(t testing.TB) session.Backend { return open(t, srv, nil) })
+}
+
+// New needs no server, fails on a URI that cannot work, and describes
+// where sessions are kept without credentials.
+func TestNew(t *testing.T) {
+	for _, uri := range []string{"", "http://127.0.0.1:27017", "mongodb://", "mongodb://127.0.0.1:1/?maxPoolSize=many"} {
+		if b, err := mongostore.New(mongostore.Config{URI: uri}); err == nil {
+			b.Close()
+			t.Errorf("New(%q) passed", uri)
+		}
+	}
+	b, err := mongostore.New(mongostore.Config{URI: "mongodb://user:s3cret@127.0.0.1:1,127.0.0.2:2/admin?replicaSet=rs&maxPoolSize=20"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	want := map[string]string{"hosts": "127.0.0.1:1,127.0.0.2:2", "database": "flask_session", "collection": "sessions", "expiry": "not known yet: no contact with the server"}
+	got := b.Describe()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("Describe()[%q] = %q, want %q", k, got[k], v)
+		}
+	}
+	for k, v := range got {
+		if strings.Contains(v, "s3cret") || strings.Contains(v, "user") {
+			t.Errorf("Describe()[%q] = %q tells the credentials", k, v)
+		}
+	}
+	if got, want := b.Location("abc"), "flask_session.sessions/abc"; got != want {
+		t.Errorf("Location = %q, want %q", got, want)
+	}
+	// Down: a call fails within about the timeout (500ms), not the driver's 30s.
+	start := time.Now()
+	if err := b.Ping(t.Context()); err == nil {
+		t.Error("Ping passed with no server")
+	}
+	if _, _, err := b.Load(t.Context(), "abc", 0); err == nil {
+		t.Error("Load passed with no server")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a Ping and a Load with no server took %v", d)
+	}
+}
