@@ -5,20 +5,24 @@
 //	{_id: Prefix + key, data: {email: "a@example.com", ...}, n: 1,
 //	 expiry: ISODate("..."), owner: "a@example.com"}
 //
-// data holds the session's values as BSON (JSON numbers as int64 where they
-// are integers, float64 otherwise; objects with sorted keys; an array that
-// is an element of an array as {"%array": [...]}, since FerretDB 1.x
-// refuses arrays directly in arrays); a name's "%", "." and leading "$"
-// are escaped as "%25", "%2E" and "%24", so that every value is a field of
-// its own that a dotted path reaches. n counts the
-// names in data. owner is the session's owner (session.Config.OwnerKey),
-// absent when it has none; an index on it finds an owner's sessions. A
-// document whose expiry has passed is never served: every read asks for
+// data holds the session's values as BSON: JSON numbers as int64 where
+// they are integers in its range, float64 otherwise (a larger integer comes
+// back as encoding/json writes that float64); objects with sorted keys; an
+// array that is an element of an array as {"%array": [...]}, since
+// FerretDB 1.x refuses arrays directly in arrays. A name's "%", "." and
+// leading "$" are escaped as "%25", "%2E" and "%24", so that every value is
+// a field of its own that a dotted path reaches. Load writes the JSON back
+// exactly as the session core encodes it, so that a session read and saved
+// unchanged is not written. n counts the names in data. owner is the
+// session's owner (session.Config.OwnerKey), absent when it has none; an
+// index on it finds an owner's sessions.
+//
+// A document whose expiry has passed is never served: every read asks for
 // expiry > now. A TTL index on expiry makes the server delete them; a
-// server that refuses TTL indexes (FerretDB 1.x) gets a plain index, and the
-// backend deletes expired documents itself every Config.SweepEvery. The
-// indexes are made on first contact, so the service starts while the server
-// is down.
+// server that refuses TTL indexes (FerretDB 1.x) gets a plain index, and
+// the backend deletes expired documents itself every Config.SweepEvery.
+// The indexes are made on first contact, so the service starts while the
+// server is down.
 //
 // A change to a loaded session writes only the values that changed, each on
 // the condition that it still holds what the request loaded: two requests
