@@ -3,6 +3,7 @@ package mongostore_test
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -184,5 +185,47 @@ func TestNew(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("a Ping and a Load with no server took %v", d)
+	}
+}
+
+// List walks every live session whose key starts with a prefix, in
+// batches of at most 500, each once; sessions of another Prefix in the
+// same collection are not its.
+func TestListPages(t *testing.T) {
+	srv := mongotest.Start(t)
+	b := open(t, srv, nil)
+	other := open(t, srv, func(c *mongostore.Config) { c.Collection, c.Prefix = b.Describe()["collection"], "sessionx" })
+	ctx := t.Context()
+	const total = 1203
+	for i := range total {
+		if err := b.Write(ctx, session.Record{Key: fmt.Sprintf("k%04d", i), Data: []byte(`{"a":"b"}`), TTL: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other.Write(ctx, session.Record{Key: "k0001", Data: []byte(`{"a":"other"}`), TTL: time.Hour})
+	expire(t, b, "k0002")
+	for _, tc := range []struct {
+		prefix string
+		want   int
+	}{{"", total - 1}, {"k1", 203}, {"k01", 100}, {"k0002", 0}, {"x", 0}} {
+		seen := map[string]bool{}
+		err := b.List(ctx, tc.prefix, func(batch []session.Stored) error {
+			if len(batch) > 500 {
+				t.Errorf("batch of %d", len(batch))
+			}
+			for _, s := range batch {
+				if seen[s.Key] || !strings.HasPrefix(s.Key, tc.prefix) || string(s.Data) != `{"a":"b"}` || s.TTL < 59*time.Minute {
+					t.Errorf("List(%q) gave %+v", tc.prefix, s)
+				}
+				seen[s.Key] = true
+			}
+			return nil
+		})
+		if err != nil || len(seen) != tc.want {
+			t.Errorf("List(%q) found %d, %v; want %d", tc.prefix, len(seen), err, tc.want)
+		}
+	}
+	if recs, err := b.Get(ctx, "k0001", "k0002", "missing", "k1202"); err != nil || len(recs) != 2 || recs[0].Key != "k0001" || recs[1].Key != "k1202" {
+		t.Errorf("Get = %+v, %v; want k0001 and k1202", recs, err)
 	}
 }
