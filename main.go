@@ -121,7 +121,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		}
 		observe = m.ObserveStore
 	}
-	store, closeStore, err := stores.Open(cfg, stores.Hooks{Notify: notify, Observe: observe})
+	store, closeStore, err := stores.Open(cfg, stores.Hooks{Notify: notify, Observe: observe, Logger: logger})
 	if err != nil {
 		return err
 	}

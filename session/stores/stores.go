@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/sessionsvc/sessionsvc/session"
 	"github.com/sessionsvc/sessionsvc/session/dirstore"
 	"github.com/sessionsvc/sessionsvc/session/memcachedstore"
+	"github.com/sessionsvc/sessionsvc/session/mongostore"
 	"github.com/sessionsvc/sessionsvc/session/redisstore"
 	"github.com/sessionsvc/sessionsvc/session/sqlstore"
 )
@@ -26,6 +28,9 @@ type Hooks struct {
 	Notify func(ctx context.Context, e session.Event, id, oldID string)
 	// Observe hears of every backend operation.
 	Observe func(op session.Op, d time.Duration, err error)
+	// Logger gets what a store tells once, such as how expired sessions
+	// go (slog.Default() when nil).
+	Logger *slog.Logger
 }
 
 // Open returns the session store that cfg describes, a gin-contrib
@@ -83,6 +88,15 @@ func Open(cfg config.Config, h Hooks) (*session.Store, func() error, error) {
 			return nil, nil, &config.Error{Var: "SQLALCHEMY_DATABASE_URI", Value: strconv.Quote(cfg.SQL.String()), Want: "want a database this service can open: " + err.Error()}
 		}
 		sc.Backend, sc.Timeout = b, cfg.SQLTimeout
+	case "mongodb":
+		b, err := mongostore.New(mongostore.Config{
+			URI: cfg.MongoDB.URI, Database: cfg.MongoDBDatabase, Collection: cfg.MongoDBCollection,
+			Prefix: cfg.KeyPrefix, Timeout: cfg.MongoDBTimeout, Logger: h.Logger,
+		})
+		if err != nil {
+			return nil, nil, &config.Error{Var: "SESSION_MONGODB", Value: strconv.Quote(cfg.MongoDB.String()), Want: "want a URI the MongoDB driver accepts: " + err.Error()}
+		}
+		sc.Backend, sc.Timeout = b, cfg.MongoDBTimeout
 	case "filesystem":
 		dir, err := dirstore.New(cfg.FileDir)
 		if err != nil {

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sessionsvc/sessionsvc/config"
 	"github.com/sessionsvc/sessionsvc/internal/memcachedtest"
+	"github.com/sessionsvc/sessionsvc/internal/mongotest"
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
 	"github.com/sessionsvc/sessionsvc/internal/sqltest"
 	"github.com/sessionsvc/sessionsvc/session/stores"
@@ -25,7 +27,7 @@ func load(t *testing.T, env ...string) config.Config {
 // Every SESSION_TYPE opens a store that answers, and whose close function
 // closes it.
 func TestOpen(t *testing.T) {
-	srv := redistest.New(t)
+	srv, mongo := redistest.New(t), mongotest.Start(t)
 	for _, tc := range []struct {
 		name string
 		env  []string
@@ -36,6 +38,7 @@ func TestOpen(t *testing.T) {
 		{"sqlalchemy", []string{"SESSION_TYPE=sqlalchemy", "SQLALCHEMY_DATABASE_URI=" + sqltest.SQLite(t)}, true},
 		{"sql on PostgreSQL", []string{"SESSION_TYPE=sql", "SQLALCHEMY_DATABASE_URI=" + sqltest.Postgres(t)}, true},
 		{"memcached", []string{"SESSION_TYPE=memcached", "SESSION_MEMCACHED=" + memcachedtest.Start(t).Addr()}, false},
+		{"mongodb", []string{"SESSION_TYPE=mongodb", "SESSION_MONGODB=" + mongo.URI(), "SESSION_MONGODB_DB=" + mongo.Database}, true},
 		{"cookie", []string{"SESSION_TYPE=cookie"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,6 +65,15 @@ func TestOpenBadMemcachedPrefix(t *testing.T) {
 	_, _, err := stores.Open(load(t, "SESSION_TYPE=memcached", "SESSION_KEY_PREFIX=my sessions:"), stores.Hooks{})
 	if cerr, ok := errors.AsType[*config.Error](err); !ok || cerr.Var != "SESSION_KEY_PREFIX" {
 		t.Errorf("Open = %v, want a config error naming SESSION_KEY_PREFIX", err)
+	}
+}
+
+// A MongoDB URI whose options the driver refuses is a configuration error
+// that names the variable and hides the password.
+func TestOpenBadMongoDBOptions(t *testing.T) {
+	_, _, err := stores.Open(load(t, "SESSION_TYPE=mongodb", "SESSION_MONGODB=mongodb://app:hunter2@db/?maxPoolSize=many"), stores.Hooks{})
+	if cerr, ok := errors.AsType[*config.Error](err); !ok || cerr.Var != "SESSION_MONGODB" || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("Open = %v, want a config error naming SESSION_MONGODB, without the password", err)
 	}
 }
 
