@@ -97,7 +97,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return healthcheck(ctx, cfg)
 	case "sessions":
 		open := func() (*session.Store, error) {
-			store, _, err := stores.Open(cfg, stores.Hooks{})
+			// Warnings only: what a store tells once at start is for the service's log.
+			logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			store, _, err := stores.Open(cfg, stores.Hooks{Logger: logger})
 			return store, err
 		}
 		return admin.Run(ctx, cfg, open, args[2:], stdout)

@@ -16,6 +16,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/sessionsvc/sessionsvc/internal/memcachedtest"
+	"github.com/sessionsvc/sessionsvc/internal/mongotest"
 	"github.com/sessionsvc/sessionsvc/internal/redistest"
 )
 
@@ -141,6 +142,32 @@ func TestSessionsCommand(t *testing.T) {
 	out, errOut, code := runSessions(t, []string{"SESSION_TYPE=cookie", "HOME=" + t.TempDir()}, "list")
 	if code != 1 || !strings.Contains(errOut, "nothing on the server") {
 		t.Errorf("cookie sessions: exit %d, %q %q", code, out, errOut)
+	}
+}
+
+// TestSessionsCommandOnMongoDB: the command lists and revokes by email
+// through the owner index, and says nothing on standard error (what the
+// store tells once at start is for the service's log).
+func TestSessionsCommandOnMongoDB(t *testing.T) {
+	mongo := mongotest.Start(t)
+	env := []string{"SESSION_TYPE=mongodb", "SESSION_MONGODB=" + mongo.URI(), "SESSION_MONGODB_DB=" + mongo.Database, "HOME=" + t.TempDir()}
+	base, _, stop := startRun(t, env...)
+	t.Cleanup(func() { stop() })
+	setEmail(t, base, "alice@example.com")
+	setEmail(t, base, "alice@example.com")
+	setEmail(t, base, "bob@example.com")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"count"}, "distinct emails  2"},
+		{[]string{"list", "--email", "alice@example.com"}, "2 sessions"},
+		{[]string{"revoke-email", "alice@example.com"}, "revoked 2 sessions of alice@example.com"},
+		{[]string{"list"}, "1 session\n"},
+	} {
+		if out, errOut, code := runSessions(t, env, c.args...); code != 0 || !strings.Contains(out, c.want) || errOut != "" {
+			t.Errorf("%v: exit %d, %q %q; want %q on standard output only", c.args, code, out, errOut, c.want)
+		}
 	}
 }
 
