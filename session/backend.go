@@ -57,7 +57,8 @@ type Backend interface {
 // different values both keep their change, and a session ended (deleted)
 // or renewed meanwhile is not written back to life. A store that keeps
 // each value apart (a document's fields) may instead write only the values
-// Changed names, where Key still holds the same live session.
+// that differ between Loaded and Data, each on the condition that it still
+// holds what was loaded (see mongostore).
 type Record struct {
 	Key       string
 	Data      []byte
@@ -76,22 +77,6 @@ type Conflict struct {
 
 func (c *Conflict) Error() string {
 	return "session " + c.Key + " changed since it was loaded"
-}
-
-// Changed names, sorted, the session values this write sets or removes
-// relative to Loaded: empty, not nil, when only the store's own fields
-// changed; nil when Loaded is nil (a whole new record) or Data does not
-// decode, meaning all of Data. It decodes both, so that only a store that
-// needs it pays for it, not every write.
-func (r Record) Changed() []string {
-	if r.Loaded == nil {
-		return nil
-	}
-	values := map[any]any{}
-	if _, err := decodeData(r.Data, values); err != nil {
-		return nil
-	}
-	return changedKeys(r.Loaded, values)
 }
 
 // ErrUnavailable wraps every failure of the backend, so that callers can tell

@@ -225,18 +225,3 @@ func TestChangedKeys(t *testing.T) {
 		})
 	}
 }
-
-func TestRecordChanged(t *testing.T) {
-	loaded, _ := encodeData(map[any]any{"email": "a@example.com", "lang": "de"}, 0)
-	data, _ := encodeData(map[any]any{"email": "a@example.com", "theme": "dark"}, 17)
-	if got := (Record{Data: data, Loaded: loaded}).Changed(); !slices.Equal(got, []string{"lang", "theme"}) {
-		t.Errorf("Changed = %q, want [lang theme]", got)
-	}
-	same, _ := encodeData(map[any]any{"email": "a@example.com", "lang": "de"}, 17)
-	if got := (Record{Data: same, Loaded: loaded}).Changed(); got == nil || len(got) != 0 {
-		t.Errorf("Changed with only the creation time added = %#v, want empty, not nil", got)
-	}
-	if got := (Record{Data: data}).Changed(); got != nil {
-		t.Errorf("Changed of a whole new record = %q, want nil", got)
-	}
-}
