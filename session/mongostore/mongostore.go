@@ -62,6 +62,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/sessionsvc/sessionsvc/internal/firstuse"
 	"github.com/sessionsvc/sessionsvc/session"
 )
 
@@ -98,9 +99,8 @@ type Backend struct {
 	coll   *mongo.Collection
 	hosts  string // from the URI, for Describe
 
-	ready  atomic.Bool   // the indexes exist
-	making chan struct{} // held (one token) while making them
-	expiry atomic.Value  // string: how expired documents go, once known
+	setup  *firstuse.Once // makes the indexes (see ensure)
+	expiry atomic.Value   // string: how expired documents go, once known
 
 	locks [64]chan struct{} // one token each: writes of the keys hashed to it, one at a time
 	seed  maphash.Seed
@@ -164,7 +164,7 @@ func New(cfg Config) (*Backend, error) {
 		client: client,
 		coll:   client.Database(cfg.Database).Collection(cfg.Collection),
 		hosts:  hosts,
-		making: make(chan struct{}, 1),
+		setup:  firstuse.New(),
 		stop:   make(chan struct{}),
 	}
 	for i := range b.locks {
@@ -204,23 +204,14 @@ const (
 	expiryIndex = "expiry"
 )
 
-// ensure makes the indexes on first contact: the owner index, and a TTL
-// index on expiry, or where the server refuses that, a plain one and the
-// sweeper. One caller makes them at a time; a failure is retried on the
-// next call.
+// ensure makes the indexes on first contact, until that succeeds.
 func (b *Backend) ensure(ctx context.Context) error {
-	if b.ready.Load() {
-		return nil
-	}
-	select { // one at a time, each waiting no longer than its context allows
-	case b.making <- struct{}{}:
-		defer func() { <-b.making }()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if b.ready.Load() {
-		return nil
-	}
+	return b.setup.Do(ctx, b.create)
+}
+
+// create makes the owner index, and a TTL index on expiry, or where the
+// server refuses that, a plain one and starts the sweeper.
+func (b *Backend) create(ctx context.Context) error {
 	iv := b.coll.Indexes()
 	if _, err := iv.CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "owner", Value: 1}}, Options: options.Index().SetName(ownerIndex)}); err != nil {
 		return fmt.Errorf("create the owner index: %w", err)
@@ -238,7 +229,6 @@ func (b *Backend) ensure(ctx context.Context) error {
 	} else {
 		b.expiry.Store(byTTLIndex)
 	}
-	b.ready.Store(true)
 	return nil
 }
 

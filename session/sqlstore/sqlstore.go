@@ -21,11 +21,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/sessionsvc/sessionsvc/internal/firstuse"
 	"github.com/sessionsvc/sessionsvc/session"
 )
 
@@ -57,8 +57,7 @@ type Backend struct {
 	db     *sql.DB
 	cfg    Config
 	q      queries
-	ready  atomic.Bool   // the table exists
-	making chan struct{} // held (one token) while creating it
+	setup  *firstuse.Once // creates the table (see ensure)
 	stop   chan struct{}
 	done   chan struct{}
 	closed sync.Once
@@ -138,7 +137,7 @@ func New(cfg Config) (*Backend, error) {
 	db.SetMaxOpenConns(cfg.PoolSize)
 	db.SetMaxIdleConns(cfg.PoolSize)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	b := &Backend{db: db, cfg: cfg, making: make(chan struct{}, 1), q: newQueries(cfg.Dialect, quoted(cfg.Dialect, cfg.Schema, cfg.Table)), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &Backend{db: db, cfg: cfg, setup: firstuse.New(), q: newQueries(cfg.Dialect, quoted(cfg.Dialect, cfg.Schema, cfg.Table)), stop: make(chan struct{}), done: make(chan struct{})}
 	go b.sweepEvery(cfg.SweepEvery)
 	return b, nil
 }
@@ -208,20 +207,13 @@ func quoted(dialect, schema, table string) string {
 	return q + schema + q + "." + q + table + q
 }
 
-// ensure creates the table on first contact (see DDL).
+// ensure creates the table on first contact, until that succeeds.
 func (b *Backend) ensure(ctx context.Context) error {
-	if b.ready.Load() {
-		return nil
-	}
-	select { // one at a time, each waiting no longer than its context allows
-	case b.making <- struct{}{}:
-		defer func() { <-b.making }()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if b.ready.Load() {
-		return nil
-	}
+	return b.setup.Do(ctx, b.create)
+}
+
+// create creates the table and its index where they are missing (DDL).
+func (b *Backend) create(ctx context.Context) error {
 	tx, err := b.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -242,7 +234,6 @@ func (b *Backend) ensure(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	b.ready.Store(true)
 	return nil
 }
 
