@@ -246,7 +246,6 @@ func (b *Backend) Load(ctx context.Context, key string, refresh time.Duration) (
 		return nil, false, err
 	}
 	now := time.Now()
-	filter := live(b.id(key), now)
 	var res *mongo.SingleResult
 	if refresh > 0 {
 		unlock, err := b.lock(ctx, key)
@@ -255,9 +254,13 @@ func (b *Backend) Load(ctx context.Context, key string, refresh time.Duration) (
 		}
 		defer unlock()
 		// Without a projection: FerretDB 1.x has none for findAndModify.
-		res = b.coll.FindOneAndUpdate(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "expiry", Value: expiry(now, refresh)}}}})
+		res = b.coll.FindOneAndUpdate(ctx, live(b.id(key), now), bson.D{{Key: "$set", Value: bson.D{{Key: "expiry", Value: expiry(now, refresh)}}}})
 	} else {
-		res = b.coll.FindOne(ctx, filter, options.FindOne().SetProjection(dataOnly))
+		// By _id alone, the whole document, the expiry checked here: through
+		// the service (wrk -c32), FerretDB 1.x served 2.2 to 2.8 times as
+		// many reads a second by _id as by _id and expiry, and spent 560 to
+		// 655 µs of CPU a read without a projection, 700 to 727 with one.
+		res = b.coll.FindOne(ctx, bson.D{{Key: "_id", Value: b.id(key)}})
 	}
 	raw, err := res.Raw()
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -266,15 +269,15 @@ func (b *Backend) Load(ctx context.Context, key string, refresh time.Duration) (
 	if err != nil {
 		return nil, false, err
 	}
+	if exp, ok := raw.Lookup("expiry").TimeOK(); !ok || !exp.After(now) {
+		return nil, false, nil // expired: never served
+	}
 	data, err := dataJSON(raw)
 	if err != nil {
 		return nil, false, fmt.Errorf("session %s: %w", key, err)
 	}
 	return data, true, nil
 }
-
-// dataOnly projects a document to its data.
-var dataOnly = bson.D{{Key: "_id", Value: 0}, {Key: "data", Value: 1}}
 
 // live is the filter of the unexpired document with _id id.
 func live(id string, now time.Time) bson.D {
