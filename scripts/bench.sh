@@ -22,7 +22,7 @@
 #
 #   scripts/bench.sh [--duration SECONDS] [--connections N] [--sessions N]
 #                    [--rounds N] [--scenarios "read ..."] [--baseline GIT-REV]...
-#                    [--peers] [--sql] [--profile DIR]
+#                    [--peers] [--sql] [--memcached] [--mongodb] [--profile DIR]
 #
 #   --duration    seconds per measured run (default 3)
 #   --connections wrk connections (default 32, on 2 wrk threads)
@@ -43,6 +43,16 @@
 #                 of its own on the servers at TEST_POSTGRES_URL and
 #                 TEST_MYSQL_URL (the tests' defaults), dropped on exit. The
 #                 Redis columns do not apply to these stacks
+#   --memcached   also measure SESSION_TYPE=memcached beside gin-contrib/sessions'
+#                 memcached store (with a 30-day lifetime: it loses every
+#                 session with 31), both on one private memcached (Debian:
+#                 apt-get install memcached). The Redis columns do not apply
+#   --mongodb     also measure SESSION_TYPE=mongodb beside gin-contrib/sessions'
+#                 mongo/mongodriver store (ensureTTL=false), both on the MongoDB
+#                 at $MONGODB_URL, or else on a private FerretDB built from
+#                 scripts/ferretdb (the tests' MongoDB-wire server), in the
+#                 databases bench_sessionsvc and bench_stock. The Redis
+#                 columns do not apply
 #   --profile     build sessionsvc with -tags pprof and save CPU profiles of
 #                 its read and write-change runs (the last round's) to DIR
 #
@@ -78,6 +88,8 @@ scenarios="read write-same write-change write-pref anon"
 baselines=()
 peers=false
 sql=false
+memcached=false
+mongodb=false
 profile_dir=
 while [ $# -gt 0 ]; do
   case $1 in
@@ -89,6 +101,8 @@ while [ $# -gt 0 ]; do
     --baseline) baselines+=("$2"); shift 2 ;;
     --peers) peers=true; shift ;;
     --sql) sql=true; shift ;;
+    --memcached) memcached=true; shift ;;
+    --mongodb) mongodb=true; shift ;;
     --profile) profile_dir=$(mkdir -p "$2" && cd "$2" && pwd); shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -103,6 +117,9 @@ need redis-server "apt-get install redis-server (macOS: brew install redis)"
 need redis-cli "apt-get install redis-tools (macOS: brew install redis)"
 need wrk "apt-get install wrk (macOS: brew install wrk)"
 need curl "apt-get install curl"
+if $memcached; then
+  need memcached "apt-get install memcached (macOS: brew install memcached)"
+fi
 if $peers; then
   need node "apt-get install nodejs npm"
   need npm "apt-get install npm"
@@ -182,8 +199,8 @@ rcli PING >/dev/null
 
 secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-# Each stack: a name, its port, its Redis database ("-" for none, "sql" for a
-# stack that keeps sessions in SQL), its PID.
+# Each stack: a name, its port, its Redis database ("-" for none, "other" for
+# a stack that keeps sessions in another store), its PID.
 stacks=()
 declare -A port db pid
 start_stack() { # name db command... ("@PORT@" in the command is replaced by the port)
@@ -217,10 +234,31 @@ done
 start_stack gin-contrib-tuned 20 "$tmp/peers" -stack stock-tuned
 start_stack gin-contrib-readme 0 "$tmp/peers" -stack stock-readme
 if $sql; then
-  start_stack sessionsvc-postgres sql "${product[@]}" SESSION_TYPE=sqlalchemy SQLALCHEMY_DATABASE_URI="$pg_bench" "$tmp/sessionsvc"
-  start_stack gin-contrib-postgres sql env DATABASE_URL="$pg_bench" "$tmp/peers" -stack stock-postgres
-  start_stack sessionsvc-mariadb sql "${product[@]}" SESSION_TYPE=sqlalchemy SQLALCHEMY_DATABASE_URI="$my_bench" "$tmp/sessionsvc"
-  start_stack sessionsvc-sqlite sql "${product[@]}" SESSION_TYPE=sqlalchemy SQLALCHEMY_DATABASE_URI="sqlite:///$tmp/sessions.db" "$tmp/sessionsvc"
+  start_stack sessionsvc-postgres other "${product[@]}" SESSION_TYPE=sqlalchemy SQLALCHEMY_DATABASE_URI="$pg_bench" "$tmp/sessionsvc"
+  start_stack gin-contrib-postgres other env DATABASE_URL="$pg_bench" "$tmp/peers" -stack stock-postgres
+  start_stack sessionsvc-mariadb other "${product[@]}" SESSION_TYPE=sqlalchemy SQLALCHEMY_DATABASE_URI="$my_bench" "$tmp/sessionsvc"
+  start_stack sessionsvc-sqlite other "${product[@]}" SESSION_TYPE=sqlalchemy SQLALCHEMY_DATABASE_URI="sqlite:///$tmp/sessions.db" "$tmp/sessionsvc"
+fi
+if $memcached; then
+  mport=$(free_port)
+  memcached -l 127.0.0.1 -p "$mport" -U 0 -m 256 $([ "$(id -u)" -ne 0 ] || echo -u nobody) >"$tmp/memcached.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$mport") 2>/dev/null && break; sleep 0.1; done
+  start_stack sessionsvc-memcached other "${product[@]}" SESSION_TYPE=memcached SESSION_MEMCACHED="127.0.0.1:$mport" "$tmp/sessionsvc"
+  start_stack gin-contrib-memcached other env MEMCACHED_ADDR="127.0.0.1:$mport" "$tmp/peers" -stack stock-memcached
+fi
+if $mongodb; then
+  mongo_url=${MONGODB_URL:-}
+  if [ -z "$mongo_url" ]; then
+    (cd "$here/ferretdb" && go build -trimpath -o "$tmp/ferretdb" .)
+    mkdir "$tmp/ferretdb-data"
+    # It prints its URI once it listens, and stops when its standard input closes.
+    coproc ferret { exec "$tmp/ferretdb" -dir "$tmp/ferretdb-data" 2>"$tmp/ferretdb.log"; }
+    pids+=("$ferret_PID")
+    read -r -t 60 mongo_url <&"${ferret[0]}" || { echo "bench: FerretDB did not start; its log:" >&2; tail -n 20 "$tmp/ferretdb.log" >&2; exit 1; }
+  fi
+  start_stack sessionsvc-mongodb other "${product[@]}" SESSION_TYPE=mongodb SESSION_MONGODB="$mongo_url" SESSION_MONGODB_DB=bench_sessionsvc "$tmp/sessionsvc"
+  start_stack gin-contrib-mongodb other env MONGODB_URL="$mongo_url" "$tmp/peers" -stack stock-mongodb
 fi
 if $peers; then
   cache=${XDG_CACHE_HOME:-$HOME/.cache}/sessionsvc-bench/express
@@ -247,7 +285,7 @@ for s in "${stacks[@]}"; do
     for i in $(seq "$nsessions"); do echo "session=x user$i@example.com" >>"$tmp/$s.sessions"; done
     continue
   fi
-  if [ "${db[$s]}" != sql ]; then
+  if [ "${db[$s]}" != other ]; then
     c=$(cookie_of "$url" a@b.c)
     # sessionsvc also keeps a per-email index (by-email:*) beside the session.
     keys=$(rcli -n "${db[$s]}" --scan | grep -vc '^by-email:' || true)

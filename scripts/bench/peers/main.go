@@ -20,6 +20,14 @@
 //   - stock-postgres: Gin with gin-contrib/sessions' postgres store, over a
 //     database/sql pool of lib/pq connections to $DATABASE_URL, as its
 //     tests set it up.
+//   - stock-memcached: Gin with gin-contrib/sessions' memcached store on the
+//     Memcached at $MEMCACHED_ADDR, as its README sets it up, but with a
+//     lifetime of 30 days: with 31, Memcached reads the expiry as a date in
+//     1970 and every session is gone by the next page.
+//   - stock-mongodb: Gin with gin-contrib/sessions' mongo/mongodriver store
+//     on the collection sessions of the database bench_stock at $MONGODB_URL,
+//     without its TTL index (ensureTTL=false: with true it stops at start on
+//     a server that refuses TTL indexes, as FerretDB does).
 //
 // It listens on 127.0.0.1:$PORT, keeps sessions in the Redis at $REDIS_ADDR
 // (host:port) and database $REDIS_DB, signs cookies with $SECRET_KEY, and
@@ -28,6 +36,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -46,19 +55,24 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/gin-contrib/sessions"
+	smemcached "github.com/gin-contrib/sessions/memcached"
+	"github.com/gin-contrib/sessions/mongo/mongodriver"
 	spostgres "github.com/gin-contrib/sessions/postgres"
 	sredis "github.com/gin-contrib/sessions/redis"
 	"github.com/gin-gonic/gin"
 	"github.com/gomodule/redigo/redis"
 	_ "github.com/lib/pq" // "postgres", for stock-postgres
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/sessionsvc/sessionsvc/internal/logbuf"
 	"github.com/sessionsvc/sessionsvc/web"
 )
 
 func main() {
-	stack := flag.String("stack", "ceiling", "ceiling, ceiling-logged, stock-tuned, stock-readme or stock-postgres")
+	stack := flag.String("stack", "ceiling", "ceiling, ceiling-logged, stock-tuned, stock-readme, stock-postgres, stock-memcached or stock-mongodb")
 	flag.Parse()
 	port, redisAddr := os.Getenv("PORT"), os.Getenv("REDIS_ADDR")
 	db, _ := strconv.Atoi(os.Getenv("REDIS_DB"))
@@ -96,7 +110,17 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		app.stockRoutes(r, store)
+		app.stockRoutes(r, store, month)
+	case "stock-memcached":
+		store := smemcached.NewStore(memcache.New(os.Getenv("MEMCACHED_ADDR")), "", secret)
+		app.stockRoutes(r, store, 30*24*3600)
+	case "stock-mongodb":
+		client, err := mongo.Connect(context.Background(), options.Client().ApplyURI(os.Getenv("MONGODB_URL")))
+		if err != nil {
+			log.Fatal(err)
+		}
+		store := mongodriver.NewStore(client.Database("bench_stock").Collection("sessions"), month, false, secret)
+		app.stockRoutes(r, store, month)
 	case "stock-tuned", "stock-readme":
 		var store sredis.Store
 		if *stack == "stock-readme" {
@@ -116,7 +140,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		app.stockRoutes(r, store)
+		app.stockRoutes(r, store, month)
 	default:
 		log.Fatalf("unknown stack %q", *stack)
 	}
@@ -203,10 +227,14 @@ func (a *app) ceilingPreferences(c *gin.Context) {
 	}
 }
 
+// month is the lifetime of the stock stores' sessions, in seconds: 31
+// days, sessionsvc's default.
+const month = 31 * 24 * 3600
+
 // stockRoutes serves the pages with gin-contrib's middleware over store,
-// whose cookie a browser keeps for 31 days.
-func (a *app) stockRoutes(r *gin.Engine, store sessions.Store) {
-	store.Options(sessions.Options{Path: "/", MaxAge: 31 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+// whose sessions last maxAge seconds.
+func (a *app) stockRoutes(r *gin.Engine, store sessions.Store, maxAge int) {
+	store.Options(sessions.Options{Path: "/", MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	g := r.Group("/", sessions.Sessions("session", store))
 	g.GET("/get_email", a.stockGet)
 	g.POST("/set_email", a.stockSet)
