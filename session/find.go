@@ -29,9 +29,8 @@ type SessionInfo struct {
 	Forward bool
 }
 
-// ErrCannotList is returned when the store cannot walk its sessions:
-// cookie sessions live only in the browsers, and a backend that is no
-// Lister (Memcached) keeps no list of its keys.
+// ErrCannotList is returned when the backend cannot walk its sessions: it
+// is no Lister (Memcached has no index of its keys).
 var ErrCannotList = errors.New("this store cannot list its sessions")
 
 // ErrNotOnServer is returned when sessions are not kept on the server
