@@ -382,7 +382,7 @@ func TestBinaryRejectsBadConfig(t *testing.T) {
 	}
 	for _, tc := range []struct{ env, want string }{
 		{"GIN_MODE=prod", `GIN_MODE="prod": accepted values are debug, release`},
-		{"SESSION_TYPE=memcached", `SESSION_TYPE="memcached": accepted values are redis, sqlalchemy, sql, filesystem, cookie, null`},
+		{"SESSION_TYPE=dynamodb", `SESSION_TYPE="dynamodb": accepted values are redis, memcached, sqlalchemy, sql, mongodb, mongo, filesystem, cookie, null`},
 		{"GIN_MODE=release", `SECRET_KEY="": required when GIN_MODE=release`},
 		{"SESSION_FILE_DIR=/proc/nope", `SESSION_FILE_DIR="/proc/nope": want a directory this process can create and write`},
 		{"SESSION_FILE_DIR=" + shared, `SESSION_FILE_DIR="` + shared + `": want a directory this process can create and write, owned by its user and writable by no one else: ` + shared + ` is writable by its group or others (mode 0777)`},
