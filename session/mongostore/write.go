@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/sessionsvc/sessionsvc/session"
@@ -195,14 +196,7 @@ func (b *Backend) update(ctx context.Context, id string, loaded, data map[string
 	if added != 0 {
 		upd = append(upd, bson.E{Key: "$inc", Value: bson.D{{Key: "n", Value: added}}})
 	}
-	res, err := b.coll.UpdateOne(ctx, filter, upd)
-	if err != nil {
-		return err
-	}
-	if res.MatchedCount == 0 {
-		return errConflict
-	}
-	return nil
+	return matched(b.coll.UpdateOne(ctx, filter, upd))
 }
 
 // replaceWhole deletes the session (r.Data nil) or makes it a forward, on
@@ -239,14 +233,16 @@ func (b *Backend) replaceWhole(ctx context.Context, id string, loaded map[string
 	} else {
 		upd = append(upd, bson.E{Key: "$unset", Value: bson.D{{Key: "owner", Value: ""}}})
 	}
-	res, err := b.coll.UpdateOne(ctx, filter, upd)
-	if err != nil {
-		return err
-	}
-	if res.MatchedCount == 0 {
+	return matched(b.coll.UpdateOne(ctx, filter, upd))
+}
+
+// matched is the error of a conditional update: errConflict when it
+// matched no document.
+func matched(res *mongo.UpdateResult, err error) error {
+	if err == nil && res.MatchedCount == 0 {
 		return errConflict
 	}
-	return nil
+	return err
 }
 
 // union returns the names of a and b, sorted.
