@@ -1,6 +1,7 @@
 package memcachedstore_test
 
 import (
+	"crypto/rand"
 	"net/http"
 	"strings"
 	"sync"
@@ -114,7 +115,7 @@ func (c *cluster) visitors(t *testing.T) map[string][]*visitor {
 		if i == 300 {
 			t.Fatalf("300 sessions and still a server with fewer than 3: %d %d %d", len(by[c.proxies[0].Addr()]), len(by[c.proxies[1].Addr()]), len(by[c.proxies[2].Addr()]))
 		}
-		v := &visitor{Client: &sessiontest.Client{T: t, Base: c.url}, email: "v" + randomHex(4) + "@example.com"}
+		v := &visitor{Client: &sessiontest.Client{T: t, Base: c.url}, email: "v" + rand.Text() + "@example.com"}
 		if r := v.Do("POST", "/set?v="+v.email); r.Status != http.StatusOK {
 			t.Fatalf("POST /set = %d %q", r.Status, r.Body)
 		}

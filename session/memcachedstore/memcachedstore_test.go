@@ -2,7 +2,6 @@ package memcachedstore_test
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -27,25 +26,19 @@ func open(t testing.TB, prefix string, servers ...string) *memcachedstore.Backen
 	return b
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // Every backend of the suite gets a key prefix of its own on one server, so
 // that each starts empty.
 func TestConformance(t *testing.T) {
 	srv := memcachedtest.New(t)
 	sessiontest.Run(t, func(t testing.TB) session.Backend {
-		return open(t, srv.Prefix+randomHex(6)+":", srv.Addr())
+		return open(t, srv.Prefix+rand.Text()+":", srv.Addr())
 	})
 }
 
 func BenchmarkBackend(b *testing.B) {
 	srv := memcachedtest.New(b)
 	sessiontest.Bench(b, func(t testing.TB) session.Backend {
-		return open(t, srv.Prefix+randomHex(6)+":", srv.Addr())
+		return open(t, srv.Prefix+rand.Text()+":", srv.Addr())
 	})
 }
 

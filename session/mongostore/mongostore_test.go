@@ -9,7 +9,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"encoding/hex"
 	"log/slog"
 	"testing"
 
@@ -25,7 +24,7 @@ import (
 func open(t testing.TB, srv *mongotest.Server, edit func(*mongostore.Config)) *mongostore.Backend {
 	t.Helper()
 	cfg := mongostore.Config{
-		URI: srv.URI(), Database: srv.Database, Collection: "sessions_" + randomHex(6), Prefix: "session:",
+		URI: srv.URI(), Database: srv.Database, Collection: "sessions_" + rand.Text(), Prefix: "session:",
 		Logger: slog.New(slog.DiscardHandler),
 	}
 	if edit != nil {
@@ -37,12 +36,6 @@ func open(t testing.TB, srv *mongotest.Server, edit func(*mongostore.Config)) *m
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func TestConformance(t *testing.T) {
